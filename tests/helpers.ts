@@ -1,0 +1,154 @@
+// Test support: a real database (DATABASE_URL, set by `deno task test`), the real handler
+// on the direct adapter, fixtures built through the admin operations, and a request helper.
+import postgres from "postgres";
+import type { Db } from "../supabase/functions/_shared/db.ts";
+import { createPostgresDb } from "../supabase/functions/_shared/db_postgres.ts";
+import { createHandler } from "../supabase/functions/_shared/handler.ts";
+import * as ops from "../dev/admin_ops.ts";
+
+/** The throwaway database of this test run. */
+export const DATABASE_URL = (() => {
+  const url = Deno.env.get("DATABASE_URL");
+  if (!url) throw new Error("DATABASE_URL is not set: run the suite with `deno task test`");
+  return url;
+})();
+
+/** The function's URL as clients call it. */
+export const FUNCTION_URL = "http://127.0.0.1:8000/functions/v1/openapi-operations";
+
+/** A handler over a real database, plus a SQL connection for fixtures and row checks. */
+export interface TestEnv {
+  sql: postgres.Sql;
+  db: Db;
+  handler: (req: Request) => Promise<Response>;
+  /** Errors the handler logged (its 500s). */
+  logged: unknown[];
+  close(): Promise<void>;
+}
+
+/** Opens a TestEnv; close it at the end of the test. */
+export function testEnv(): TestEnv {
+  const sql = postgres(DATABASE_URL, { max: 4, onnotice: () => {} });
+  const db = createPostgresDb(DATABASE_URL, { max: 20 });
+  const logged: unknown[] = [];
+  const handler = createHandler({ db, logError: (_id, error) => logged.push(error) });
+  return {
+    sql,
+    db,
+    handler,
+    logged,
+    close: async () => {
+      await db.close();
+      await sql.end();
+    },
+  };
+}
+
+/** A response, read once. */
+export interface Reply {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+  text: string;
+}
+
+/** Sends a request to the handler: `body` is JSON-encoded unless `raw` is given. */
+export async function call(
+  handler: (req: Request) => Promise<Response>,
+  body: unknown,
+  options: { key?: string; headers?: Record<string, string>; method?: string; raw?: BodyInit } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key !== undefined) headers["X-Api-Key"] = options.key;
+  const method = options.method ?? "POST";
+  const req = new Request(FUNCTION_URL, {
+    method,
+    headers,
+    body: method === "GET" || method === "HEAD" ? undefined : options.raw ?? JSON.stringify(body),
+  });
+  const res = await handler(req);
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null, text };
+}
+
+/** The error body the API answers, with the request id taken from the reply. */
+export function errorBody(reply: Reply, status: number, error: string, code: string) {
+  return {
+    status,
+    body: { error, code, request_id: reply.headers.get("x-request-id") },
+  };
+}
+
+/** The parts of a reply an error assertion compares. */
+export function statusAndBody(reply: Reply) {
+  return { status: reply.status, body: reply.body };
+}
+
+/** A company with an active API key. */
+export interface Party {
+  id: string;
+  key: string;
+  keyId: string;
+}
+
+/** Creates a company and an API key for it. */
+export async function party(sql: postgres.Sql, name = "Company"): Promise<Party> {
+  const company = await ops.createCompany(sql, { name });
+  const key = await ops.createKey(sql, { company: company.id as string });
+  return { id: company.id as string, key: key.api_key as string, keyId: key.id as string };
+}
+
+/** A channel with its four participants, an outsider, a first status, a lead and a product of the receiving company. */
+export interface World {
+  creator: Party;
+  referring: Party;
+  receiving: Party;
+  partner: Party;
+  outsider: Party;
+  channelId: string;
+  statusId: string;
+  leadId: string;
+  productId: string;
+}
+
+/** Builds a fresh World; every id in it is new, so tests never share rows. */
+export async function world(sql: postgres.Sql, options: { currency?: string } = {}): Promise<World> {
+  const [creator, referring, receiving, partner, outsider] = await Promise.all(
+    ["Creator", "Referrer", "Receiver", "Partner", "Outsider"].map((name) => party(sql, name)),
+  );
+  const channel = await ops.createChannel(sql, {
+    title: "Channel",
+    creator: creator.id,
+    referring: referring.id,
+    receiving: receiving.id,
+    partner: partner.id,
+    currency: options.currency,
+  });
+  const channelId = channel.id as string;
+  const status = await ops.createStatus(sql, { channel: channelId, name: "New" });
+  const lead = await ops.createLead(sql, { channel: channelId, email: "lead@example.com" });
+  const product = await ops.createProduct(sql, { company: receiving.id, name: "Annual plan" });
+  return {
+    creator,
+    referring,
+    receiving,
+    partner,
+    outsider,
+    channelId,
+    statusId: status.id as string,
+    leadId: lead.id as string,
+    productId: product.id as string,
+  };
+}
+
+/** Row counts written for a lead: purchases, purchase events and reward events. */
+export async function writtenFor(sql: postgres.Sql, leadId: string) {
+  const [row] = await sql`
+    select
+      (select count(*)::int from public.purchases where leads_id = ${leadId}) as purchases,
+      (select count(*)::int from public.events where leads_id = ${leadId} and category = 'purchase') as events,
+      (select count(*)::int from public.reward_events where leads_id = ${leadId}) as reward_events`;
+  return { purchases: row.purchases, events: row.events, reward_events: row.reward_events };
+}
+
+export { ops };

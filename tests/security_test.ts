@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { testEnv, world } from "./helpers.ts";
+
+Deno.test("Supabase security model", async (t) => {
+  const env = await testEnv();
+  const { sql } = env;
+  try {
+    await t.step("every table in public has row level security and no policy", async () => {
+      const tables = await sql`
+        select c.relname, c.relrowsecurity,
+          (select count(*)::int from pg_policies p where p.schemaname = 'public' and p.tablename = c.relname) as policies
+        from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' order by 1`;
+      assert.ok(tables.length >= 13);
+      assert.deepEqual(tables.filter((r) => !r.relrowsecurity || r.policies > 0).map((r) => r.relname), []);
+    });
+
+    await t.step("anon and authenticated hold no table privileges", async () => {
+      const rows = await sql`
+        select table_name, grantee from information_schema.role_table_grants
+        where table_schema = 'public' and grantee in ('anon', 'authenticated')`;
+      assert.deepEqual([...rows], []);
+    });
+
+    await t.step("every function pins search_path and only service_role may execute the API", async () => {
+      const functions = await sql`
+        select n.nspname as schema, p.proname as name, p.proconfig as config, p.prosecdef as definer,
+          has_function_privilege('anon', p.oid, 'execute') as anon,
+          has_function_privilege('authenticated', p.oid, 'execute') as authenticated,
+          has_function_privilege('service_role', p.oid, 'execute') as service_role
+        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname in ('public', 'internal') order by 1, 2`;
+      assert.ok(functions.some((f) => f.name === "create_purchase"));
+      for (const f of functions) {
+        assert.deepEqual(f.config, ['search_path=""'], `${f.schema}.${f.name} search_path`);
+        assert.equal(f.anon, false, `${f.schema}.${f.name} anon`);
+        assert.equal(f.authenticated, false, `${f.schema}.${f.name} authenticated`);
+        assert.equal(f.service_role, f.schema === "public", `${f.schema}.${f.name} service_role`);
+        assert.equal(f.definer, f.schema === "public", `${f.schema}.${f.name} security definer`);
+      }
+    });
+
+    await t.step("a function created later is not executable by PUBLIC by default", async () => {
+      const name = `probe_${crypto.randomUUID().replaceAll("-", "")}`;
+      await sql.unsafe(`create function public.${name}() returns int language sql as 'select 1'`);
+      try {
+        const [row] = await sql.unsafe(`select has_function_privilege('anon', 'public.${name}()', 'execute') as anon`);
+        assert.equal(row.anon, false);
+      } finally {
+        await sql.unsafe(`drop function public.${name}()`);
+      }
+    });
+
+    await t.step("anon cannot call create_purchase", async () => {
+      const w = await world(sql);
+      await assert.rejects(
+        sql.begin(async (tx) => {
+          await tx`set local role anon`;
+          await tx`select public.create_purchase('x', ${JSON.stringify({ lead_id: w.leadId })}::jsonb)`;
+        }),
+        /permission denied for function create_purchase/,
+      );
+    });
+
+    await t.step("API keys are stored only as SHA-256 hashes", async () => {
+      const w = await world(sql);
+      const [row] = await sql`select * from public.api_keys where companies_id = ${w.receiving.id}`;
+      const hash = Array.from(
+        new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(w.receiving.key))),
+        (b) => b.toString(16).padStart(2, "0"),
+      ).join("");
+      assert.equal(row.key_hash, hash);
+      assert.ok(!JSON.stringify(row).includes(w.receiving.key));
+    });
+
+    await t.step("migrations are recorded the way the Supabase CLI records them", async () => {
+      const rows = await sql`select version, name from supabase_migrations.schema_migrations order by version`;
+      const files = [...Deno.readDirSync("supabase/migrations")].map((e) => e.name).sort();
+      assert.deepEqual(rows.map((r) => `${r.version}_${r.name}.sql`), files);
+    });
+  } finally {
+    await env.close();
+  }
+});

@@ -1,0 +1,178 @@
+// Contract test of the supabase-js adapter. No PostgREST can run here, so a stub fetch
+// stands in for it: it checks the exact HTTP request PostgREST would receive (path, auth
+// headers, a JSON body whose keys are the SQL function's parameter names read from pg_proc)
+// and answers the way PostgREST does, by running the call on the real database and turning
+// a PTxxx SQLSTATE into that HTTP status with {code, message, details, hint}.
+import assert from "node:assert/strict";
+import type postgres from "postgres";
+import { call, errorBody, statusAndBody, testEnv, world } from "./helpers.ts";
+import { createSupabaseDb } from "../supabase/functions/_shared/db_supabase.ts";
+import { dbFromEnv } from "../supabase/functions/_shared/db_from_env.ts";
+import { createHandler } from "../supabase/functions/_shared/handler.ts";
+
+const SUPABASE_URL = "https://project-ref.supabase.co";
+const SERVICE_KEY = "service-role-key-for-tests";
+
+interface Seen {
+  method: string;
+  path: string;
+  apikey: string | null;
+  authorization: string | null;
+  contentType: string | null;
+  keys: string[];
+  parameters: string[];
+}
+
+async function parametersOf(sql: postgres.Sql, fn: string) {
+  const [row] = await sql`
+    select p.proargnames as names, array(select format_type(t, null) from unnest(p.proargtypes) t) as types
+    from pg_proc p where p.pronamespace = 'public'::regnamespace and p.proname = ${fn}`;
+  return { names: row.names as string[], types: row.types as string[] };
+}
+
+function postgrestStub(sql: postgres.Sql, seen: Seen[]): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    const fn = url.pathname.replace("/rest/v1/rpc/", "");
+    const body = await request.json() as Record<string, unknown>;
+    const { names, types } = await parametersOf(sql, fn);
+    seen.push({
+      method: request.method,
+      path: url.pathname,
+      apikey: request.headers.get("apikey"),
+      authorization: request.headers.get("authorization"),
+      contentType: request.headers.get("content-type"),
+      keys: Object.keys(body).sort(),
+      parameters: [...names].sort(),
+    });
+    const call = names.map((name, i) => `${name} => $${i + 1}::${types[i]}`).join(", ");
+    try {
+      const [row] = await sql.unsafe(
+        `select public.${fn}(${call}) as result`,
+        names.map((name) => body[name]) as postgres.ParameterOrJSON<never>[],
+      );
+      return Response.json(row.result, { status: 200 });
+    } catch (error) {
+      const e = error as { code: string; message: string; hint?: string };
+      const status = /^PT\d{3}$/.test(e.code) ? Number(e.code.slice(2)) : 400;
+      return Response.json({ code: e.code, message: e.message, details: null, hint: e.hint ?? null }, { status });
+    }
+  };
+}
+
+Deno.test("supabase-js adapter contract", async (t) => {
+  const env = await testEnv();
+  const { sql } = env;
+  const seen: Seen[] = [];
+  const supabase = createHandler({ db: createSupabaseDb(SUPABASE_URL, SERVICE_KEY, postgrestStub(sql, seen)) });
+  try {
+    const w = await world(sql);
+
+    await t.step(
+      "create_purchase is one POST to /rest/v1/rpc/create_purchase with the function's parameter names",
+      async () => {
+        seen.length = 0;
+        const reply = await call(supabase, {
+          action: "create_purchase",
+          lead_id: w.leadId,
+          purchase_amount: 10,
+          date: "2025-04-01",
+        }, { key: w.receiving.key });
+        assert.equal(reply.status, 200, reply.text);
+        assert.deepEqual(Object.keys(reply.body), ["purchase"]);
+        assert.equal((reply.body.purchase as Record<string, unknown>).date, "2025-04-01T00:00:00.000Z");
+        assert.deepEqual(seen, [{
+          method: "POST",
+          path: "/rest/v1/rpc/create_purchase",
+          apikey: SERVICE_KEY,
+          authorization: `Bearer ${SERVICE_KEY}`,
+          contentType: "application/json",
+          keys: ["args", "key_hash"],
+          parameters: ["args", "key_hash"],
+        }]);
+      },
+    );
+
+    await t.step("PTxxx errors map to the same responses as the direct adapter", async () => {
+      const cases: [Record<string, unknown>, string][] = [
+        [{ action: "create_purchase", lead_id: crypto.randomUUID() }, w.receiving.key],
+        [{ action: "create_purchase", lead_id: w.leadId }, w.outsider.key],
+        [{ action: "create_purchase", lead_id: w.leadId, product_id: crypto.randomUUID() }, w.receiving.key],
+        [{ action: "create_purchase", lead_id: w.leadId, trigger_ids: [crypto.randomUUID()] }, w.receiving.key],
+        [{ action: "create_purchase", lead_id: w.leadId }, "sk_unknown"],
+        [{ action: "create_purchase", lead_id: "bad" }, "sk_unknown"],
+        [{ action: "create_purchase", lead_id: "bad" }, w.receiving.key],
+      ];
+      for (const [body, key] of cases) {
+        const viaSupabase = await call(supabase, body, { key, headers: { "X-Request-Id": "same" } });
+        const direct = await call(env.handler, body, { key, headers: { "X-Request-Id": "same" } });
+        assert.ok(viaSupabase.status >= 400, viaSupabase.text);
+        assert.deepEqual(statusAndBody(viaSupabase), statusAndBody(direct));
+      }
+    });
+
+    await t.step("the 401-before-400 check calls authenticate with its parameter names", async () => {
+      seen.length = 0;
+      await call(supabase, { action: "create_purchase" }, { key: "sk_unknown" });
+      assert.deepEqual(seen.map((s) => [s.path, s.keys, s.parameters]), [
+        ["/rest/v1/rpc/authenticate", ["key_hash"], ["key_hash"]],
+      ]);
+    });
+
+    await t.step("an unreachable PostgREST answers 503 and an unknown error 500", async () => {
+      const unreachable = createHandler({
+        db: createSupabaseDb(SUPABASE_URL, SERVICE_KEY, () => Promise.reject(new TypeError("fetch failed"))),
+      });
+      const down = await call(unreachable, { action: "create_purchase", lead_id: w.leadId }, { key: w.receiving.key });
+      assert.deepEqual(statusAndBody(down), errorBody(down, 503, "Service unavailable", "service_unavailable"));
+      assert.equal(down.headers.get("retry-after"), "1");
+
+      const lostDb = createHandler({
+        db: createSupabaseDb(
+          SUPABASE_URL,
+          SERVICE_KEY,
+          () =>
+            Promise.resolve(
+              Response.json({ code: "PGRST001", message: "Database client error", details: null, hint: null }, {
+                status: 503,
+              }),
+            ),
+        ),
+      });
+      const lost = await call(lostDb, { action: "create_purchase", lead_id: w.leadId }, { key: w.receiving.key });
+      assert.deepEqual(statusAndBody(lost), errorBody(lost, 503, "Service unavailable", "service_unavailable"));
+
+      const logged: unknown[] = [];
+      const broken = createHandler({
+        db: createSupabaseDb(
+          SUPABASE_URL,
+          SERVICE_KEY,
+          () =>
+            Promise.resolve(Response.json({ code: "XX000", message: "secret internals", details: null, hint: null }, {
+              status: 500,
+            })),
+        ),
+        logError: (_id, error) => logged.push(error),
+      });
+      const failed = await call(broken, { action: "create_purchase", lead_id: w.leadId }, { key: w.receiving.key });
+      assert.deepEqual(statusAndBody(failed), errorBody(failed, 500, "Internal server error", "internal_error"));
+      assert.match(String(logged[0]), /XX000 secret internals/);
+    });
+
+    await t.step("the adapter is chosen from the environment, and neither option fails fast naming both", () => {
+      const env = (vars: Record<string, string>) => (name: string) => vars[name];
+      assert.throws(
+        () => dbFromEnv(env({})),
+        /DATABASE_URL.*SUPABASE_URL.*SUPABASE_SERVICE_ROLE_KEY.*SUPABASE_SECRET_KEYS/,
+      );
+      assert.throws(() => dbFromEnv(env({ SUPABASE_URL })), /No database configured/);
+      assert.equal(
+        typeof dbFromEnv(env({ SUPABASE_URL, SUPABASE_SECRET_KEYS: '{"default":"sb_secret_x"}' })).rpc,
+        "function",
+      );
+    });
+  } finally {
+    await env.close();
+  }
+});
