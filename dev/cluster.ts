@@ -54,6 +54,10 @@ async function binDir(): Promise<string> {
   return join(copy, "bin");
 }
 
+function urlFor(port: number): string {
+  return `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`;
+}
+
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -101,6 +105,14 @@ export async function startCluster(
       await Deno.remove(pwfile);
     }
   }
+  const ctl = join(bin, "pg_ctl");
+  // Already running (another `deno task start` or `admin` on the same DATA_DIR, or a server
+  // orphaned by a killed process): share it, and leave stopping it to whoever started it.
+  const running = await run(ctl, ["-D", dataDir, "status"], { asPostgres: true }).then(() => true, () => false);
+  if (running) {
+    const pid = await Deno.readTextFile(join(dataDir, "postmaster.pid"));
+    return { url: urlFor(Number(pid.split("\n")[3])), stop: () => Promise.resolve() };
+  }
   const port = freePort();
   const settings = [
     `-p ${port}`,
@@ -109,9 +121,6 @@ export async function startCluster(
     "-c max_connections=200",
     ...(options.fast ? ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"] : []),
   ];
-  const ctl = join(bin, "pg_ctl");
-  // A server left running by a killed process would hold the data dir: stop it first.
-  await run(ctl, ["-D", dataDir, "-m", "immediate", "-w", "stop"], { asPostgres: true }).catch(() => {});
   await run(ctl, [
     "-D",
     dataDir,
@@ -127,7 +136,7 @@ export async function startCluster(
     asPostgres: true,
   });
   return {
-    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: urlFor(port),
     stop: () => run(ctl, ["-D", dataDir, "-m", "fast", "-w", "stop"], { asPostgres: true }),
   };
 }

@@ -33,12 +33,16 @@ revoke execute on function internal.fail(integer, text, text) from public;
 
 -- internal.iso_time(t): the API's timestamp format, UTC with milliseconds
 -- ("2025-04-01T00:00:00.000Z").
+-- Helpers are plpgsql rather than sql: a sql function with a SET clause is never inlined
+-- and is planned again on every call, while plpgsql caches its plans per session.
 create function internal.iso_time(t timestamptz)
 returns text
-language sql
+language plpgsql
 immutable
 set search_path = ''
 as $$
-  select to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+begin
+  return to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+end;
 $$;
 revoke execute on function internal.iso_time(timestamptz) from public;

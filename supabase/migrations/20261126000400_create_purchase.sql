@@ -26,11 +26,13 @@ revoke execute on function internal.company_for_key(text) from public;
 -- a channel when it is its creator, partner, referring or receiving company.
 create function internal.can_access(channel public.channels, company uuid)
 returns boolean
-language sql
+language plpgsql
 immutable
 set search_path = ''
 as $$
-  select company in (channel.creator, channel.partner, channel.referring_id, channel.receiving_id);
+begin
+  return company in (channel.creator, channel.partner, channel.referring_id, channel.receiving_id);
+end;
 $$;
 revoke execute on function internal.can_access(public.channels, uuid) from public;
 
@@ -63,14 +65,16 @@ revoke execute on function internal.lead_channel(uuid, uuid) from public;
 -- zero (numeric round) to the currency's minor units; a missing base counts as 0.
 create function internal.reward_amount(reward_type text, amount numeric, base numeric, minor_units integer)
 returns numeric
-language sql
+language plpgsql
 immutable
 set search_path = ''
 as $$
-  select case reward_type
+begin
+  return case reward_type
     when 'fixed' then amount
     else round(coalesce(base, 0) * amount / 100, minor_units)
   end;
+end;
 $$;
 revoke execute on function internal.reward_amount(text, numeric, numeric, integer) from public;
 
@@ -87,25 +91,26 @@ create function internal.fire_rewards(
   base numeric
 )
 returns setof public.reward_events
-language sql
+language plpgsql
 set search_path = ''
 as $$
+begin
+  return query
   insert into public.reward_events (
     reward_triggers_id, channels_id, leads_id, purchases_id, events_id, amount, currency,
     reward_type, rate, base_amount, beneficiary_companies_id
   )
-  select t.id, (fire_rewards.channel).id, fire_rewards.lead_id, fire_rewards.purchase_id,
-    fire_rewards.event_id, r.amount, (fire_rewards.channel).currency, t.reward_type,
-    case when t.reward_type = 'percentage' then t.amount end, fire_rewards.base,
-    (fire_rewards.channel).referring_id
+  select t.id, channel.id, lead_id, purchase_id, event_id, r.amount, channel.currency, t.reward_type,
+    case when t.reward_type = 'percentage' then t.amount end, base, channel.referring_id
   from public.reward_triggers t
-  join public.currencies cur on cur.code = (fire_rewards.channel).currency
+  join public.currencies cur on cur.code = channel.currency
   cross join lateral (
-    select internal.reward_amount(t.reward_type, t.amount, fire_rewards.base, cur.minor_units) as amount
+    select internal.reward_amount(t.reward_type, t.amount, base, cur.minor_units) as amount
   ) r
-  where t.id = any (fire_rewards.trigger_ids) and r.amount > 0
+  where t.id = any (trigger_ids) and r.amount > 0
   order by t.created_at, t.id
   returning *;
+end;
 $$;
 revoke execute on function internal.fire_rewards(public.channels, uuid[], uuid, uuid, uuid, numeric) from public;
 
@@ -145,22 +150,24 @@ end;
 $$;
 revoke execute on function internal.purchase_trigger_ids(public.channels, uuid[]) from public;
 
--- internal.purchase_json(purchase, with_name): the API's purchase object.
+-- internal.purchase_json(purchase, with_name): the API's purchase object, keys in the
+-- documented order (json, not jsonb, keeps it); `name` only when asked for.
 create function internal.purchase_json(p public.purchases, with_name boolean)
-returns jsonb
-language sql
+returns json
+language plpgsql
 immutable
 set search_path = ''
 as $$
-  select jsonb_build_object(
-    'id', p.id,
-    'created_at', internal.iso_time(p.created_at),
-    'leads_id', p.leads_id,
-    'products_id', p.products_id,
-    'purchase_amount', p.purchase_amount,
-    'date', internal.iso_time(p.date),
-    'description', p.description
-  ) || case when with_name then jsonb_build_object('name', p.name) else '{}'::jsonb end;
+begin
+  if with_name then
+    return json_build_object('id', p.id, 'created_at', internal.iso_time(p.created_at), 'leads_id', p.leads_id,
+      'products_id', p.products_id, 'purchase_amount', p.purchase_amount, 'date', internal.iso_time(p.date),
+      'description', p.description, 'name', p.name);
+  end if;
+  return json_build_object('id', p.id, 'created_at', internal.iso_time(p.created_at), 'leads_id', p.leads_id,
+    'products_id', p.products_id, 'purchase_amount', p.purchase_amount, 'date', internal.iso_time(p.date),
+    'description', p.description);
+end;
 $$;
 revoke execute on function internal.purchase_json(public.purchases, boolean) from public;
 
@@ -189,7 +196,7 @@ grant execute on function public.authenticate(text) to service_role;
 -- Errors: 401 Invalid API key; 403 Lead not accessible; 403 Product not found or not owned
 -- by your company; 400 Trigger not found or not active on this channel: <id>.
 create function public.create_purchase(key_hash text, args jsonb)
-returns jsonb
+returns json
 language plpgsql
 volatile
 security definer
@@ -236,7 +243,7 @@ begin
   perform internal.fire_rewards(v_channel, v_trigger_ids, v_purchase.leads_id, v_purchase.id,
     v_event_id, v_purchase.purchase_amount);
 
-  return jsonb_build_object('purchase', internal.purchase_json(v_purchase, args ? 'product_name'));
+  return json_build_object('purchase', internal.purchase_json(v_purchase, args ? 'product_name'));
 end;
 $$;
 revoke execute on function public.create_purchase(text, jsonb) from public, anon, authenticated;

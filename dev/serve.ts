@@ -1,0 +1,50 @@
+// `deno task start`: serves the function at
+// http://127.0.0.1:${PORT:-8000}/functions/v1/openapi-operations on DATABASE_URL, or on an
+// embedded PostgreSQL 17 under DATA_DIR (default .data/) that starts and stops with it.
+import { openDatabase } from "./database.ts";
+import { ensureDemo } from "./demo.ts";
+import { createPostgresDb } from "../supabase/functions/_shared/db_postgres.ts";
+import { createHandler } from "../supabase/functions/_shared/handler.ts";
+
+const PATH = "/functions/v1/openapi-operations";
+const port = Number(Deno.env.get("PORT") ?? "8000");
+const database = await openDatabase();
+const db = createPostgresDb(database.url);
+const handler = createHandler({ db });
+
+const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
+  if (new URL(req.url).pathname === PATH) return handler(req);
+  return Response.json({ error: "Not found", code: "not_found" }, { status: 404 });
+});
+
+const url = `http://127.0.0.1:${port}${PATH}`;
+console.log(`openapi-operations listening on ${url}`);
+console.log(database.embedded ? `database: embedded PostgreSQL (${database.url})` : "database: DATABASE_URL");
+if (database.applied.length) console.log(`migrations applied: ${database.applied.join(", ")}`);
+
+if (database.embedded) {
+  const demoFile = `${Deno.env.get("DATA_DIR") ?? ".data"}/demo.json`;
+  const demo = await ensureDemo(database.url, demoFile);
+  const body = JSON.stringify({
+    action: "create_purchase",
+    lead_id: demo.lead_id,
+    product_id: demo.product_id,
+    purchase_amount: 12500,
+    date: "2025-04-01T00:00:00.000Z",
+    description: "Annual subscription",
+  });
+  console.log(`\nDemo data ready (keys in ${demoFile}). Record a purchase:\n
+curl -X POST ${url} \\
+  -H "Content-Type: application/json" \\
+  -H "X-Api-Key: ${demo.receiving_api_key}" \\
+  -d '${body}'\n`);
+}
+
+async function shutdown() {
+  await server.shutdown();
+  await db.close();
+  await database.stop();
+  Deno.exit(0);
+}
+Deno.addSignalListener("SIGINT", shutdown);
+Deno.addSignalListener("SIGTERM", shutdown);

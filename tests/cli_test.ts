@@ -1,0 +1,156 @@
+// The two operator-facing commands, run as real processes: `deno task admin` against the
+// test database, and `deno task start` on its own embedded PostgreSQL.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DATABASE_URL, testEnv } from "./helpers.ts";
+import { freePort } from "../dev/cluster.ts";
+
+async function admin(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "dev/admin.ts", ...args],
+    env: { DATABASE_URL },
+    stdin: "null",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  return {
+    code: out.code,
+    json: out.code === 0 ? JSON.parse(stdout) : null,
+    stdout,
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+Deno.test("deno task admin", async (t) => {
+  const env = testEnv();
+  const { sql } = env;
+  try {
+    await t.step("creates a whole channel setup, printing one JSON object per call", async () => {
+      const company = await admin("company", "create", "--name", "CLI Co");
+      assert.equal(company.code, 0, company.stderr);
+      assert.equal(company.json.name, "CLI Co");
+      const other = (await admin("company", "create", "--name", "CLI Partner")).json;
+      const key = await admin("key", "create", "--company", company.json.id, "--name", "ci");
+      assert.match(key.json.api_key, /^sk_[A-Za-z0-9_-]{43}$/);
+      assert.equal(key.json.prefix, key.json.api_key.slice(0, 10));
+      const channel = (await admin(
+        "channel",
+        "create",
+        "--title",
+        "CLI channel",
+        "--creator",
+        company.json.id,
+        "--referring",
+        other.id,
+        "--receiving",
+        company.json.id,
+        "--currency",
+        "EUR",
+        "--public",
+        "--webhook-new-lead",
+        "https://example.com/hook",
+      )).json;
+      assert.deepEqual(
+        [channel.currency, channel.no_auth_api, channel.webhook_new_lead, channel.referring_id],
+        ["EUR", true, "https://example.com/hook", other.id],
+      );
+      assert.match(channel.webhook_secret, /^whsec_/);
+      const status = (await admin("status", "create", "--channel", channel.id, "--name", "New", "--color", "#fff"))
+        .json;
+      assert.equal(status.order, 0);
+      const won = (await admin("status", "create", "--channel", channel.id, "--name", "Won")).json;
+      assert.equal(won.order, 1);
+      const property =
+        (await admin("property", "create", "--channel", channel.id, "--name", "Budget", "--type", "number"))
+          .json;
+      assert.equal(property.type, "number");
+      const product = (await admin("product", "create", "--company", company.json.id, "--name", "Plan")).json;
+      assert.equal(product.companies_id, company.json.id);
+      const trigger = (await admin(
+        "trigger",
+        "create",
+        "--channel",
+        channel.id,
+        "--on",
+        "status_change",
+        "--status-id",
+        won.id,
+        "--reward",
+        "fixed",
+        "--amount",
+        "12.50",
+        "--inactive",
+      )).json;
+      assert.deepEqual([trigger.amount, trigger.status, trigger.lead_status_id], ["12.50", "Inactive", won.id]);
+      const lead = (await admin("lead", "create", "--channel", channel.id, "--email", "x@example.com")).json;
+      assert.deepEqual([lead.lead_status_id, lead.email], [status.id, "x@example.com"]);
+
+      const revoked = await admin("key", "revoke", "--id", key.json.id);
+      assert.equal(revoked.code, 0);
+      const [row] = await sql`select revoked_at from public.api_keys where id = ${key.json.id}`;
+      assert.ok(row.revoked_at instanceof Date);
+    });
+
+    await t.step("errors go to stderr with a non-zero exit and nothing on stdout", async () => {
+      const missing = await admin("company", "create");
+      assert.deepEqual([missing.code, missing.stdout, missing.stderr.trim()], [1, "", "error: --name is required"]);
+      const unknownKey = await admin("key", "revoke", "--id", crypto.randomUUID());
+      assert.equal(unknownKey.code, 1);
+      assert.match(unknownKey.stderr, /No API key with id/);
+      const unknownCommand = await admin("spaceship", "launch");
+      assert.equal(unknownCommand.code, 2);
+      assert.match(unknownCommand.stderr, /usage: deno task admin/);
+      const badFlag = await admin("company", "create", "--nmae", "x");
+      assert.equal(badFlag.code, 2);
+    });
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("deno task start serves the function on an embedded database and prints a working curl", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "openapi-operations-start-" });
+  await Deno.chmod(dataDir, 0o755);
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "dev/serve.ts"],
+    clearEnv: true,
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", PORT: String(port), DATA_DIR: dataDir },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let output = "";
+    while (!/-d '.*'\n/.test(output)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`start exited before printing the curl:\n${output}`);
+      output += value;
+    }
+    reader.releaseLock();
+    const url = /curl -X POST (\S+)/.exec(output)![1];
+    const key = /X-Api-Key: (\S+)"/.exec(output)![1];
+    const body = /-d '(.*)'/.exec(output)![1];
+    assert.equal(url, `http://127.0.0.1:${port}/functions/v1/openapi-operations`);
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Api-Key": key },
+      body,
+    });
+    const json = await res.json();
+    assert.equal(res.status, 200);
+    assert.equal(json.purchase.purchase_amount, 12500);
+    assert.equal(json.purchase.date, "2025-04-01T00:00:00.000Z");
+    const notFound = await fetch(`http://127.0.0.1:${port}/elsewhere`);
+    assert.equal(notFound.status, 404);
+    await notFound.body?.cancel();
+  } finally {
+    child.kill("SIGINT");
+    const status = await child.status;
+    await child.stdout.cancel().catch(() => {});
+    assert.equal(status.code, 0);
+    const pidFile = await Deno.stat(join(dataDir, "postgres", "postmaster.pid")).then(() => true, () => false);
+    assert.equal(pidFile, false, "Ctrl-C stops the embedded database");
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
