@@ -152,3 +152,41 @@ export async function writtenFor(sql: postgres.Sql, leadId: string) {
 }
 
 export { ops };
+
+/** The exact key set of the API's Lead object, in order. */
+export const LEAD_KEYS = [
+  "id",
+  "legacy_id",
+  "created_at",
+  "email",
+  "first_name",
+  "last_name",
+  "phone",
+  "company_name",
+  "source",
+  "employee",
+  "referring_employee",
+  "notes",
+  "business_id",
+  "channels_id",
+  "lead_status_id",
+  "status",
+  "property_values",
+];
+
+/** Calls an action with a key and returns the reply. */
+export function act(env: TestEnv, key: string | undefined, action: string, fields: Record<string, unknown> = {}) {
+  return call(env.handler, { action, ...fields }, { key });
+}
+
+/** Rows written for a lead outside purchases: events by category, reward events, webhook deliveries. */
+export async function leadEffects(sql: postgres.Sql, leadId: string) {
+  const [row] = await sql`
+    select
+      (select count(*)::int from public.events where leads_id = ${leadId} and category = 'new_lead') as new_lead_events,
+      (select count(*)::int from public.events where leads_id = ${leadId} and category = 'status_change') as status_events,
+      (select count(*)::int from public.reward_events where leads_id = ${leadId}) as reward_events,
+      (select count(*)::int from public.webhook_deliveries d join public.events e on e.id = d.events_id
+        where e.leads_id = ${leadId}) as webhooks`;
+  return { ...row };
+}

@@ -1,4 +1,4 @@
--- Authentication, channel access and create_purchase.
+-- Authentication, channel access, reward firing and create_purchase.
 
 -- internal.company_for_key(key_hash): the company owning an active API key.
 -- Raises 401 "Invalid API key" for an unknown or revoked key.
@@ -188,30 +188,25 @@ $$;
 revoke execute on function public.authenticate(text) from public, anon, authenticated;
 grant execute on function public.authenticate(text) to service_role;
 
--- public.create_purchase(key_hash, args): records a purchase against a lead.
--- args (validated by the edge function): lead_id uuid (required), product_id uuid,
--- purchase_amount numeric string, date timestamptz string, description, product_name,
--- product_description, trigger_ids uuid[]. All in one transaction: the purchase, its
--- "purchase" event and its reward events. Returns {"purchase": {...}}.
--- Errors: 401 Invalid API key; 403 Lead not accessible; 403 Product not found or not owned
--- by your company; 400 Trigger not found or not active on this channel: <id>.
-create function public.create_purchase(key_hash text, args jsonb)
+-- internal.record_purchase(company, args, with_name): the purchase, its "purchase" event and
+-- its reward events, for a company already authenticated. args as create_purchase.
+-- Returns {"purchase": {...}}, with "name" when with_name.
+-- Errors: 403 Lead not accessible; 403 Product not found or not owned by your company;
+-- 400 Trigger not found or not active on this channel: <id>.
+create function internal.record_purchase(company uuid, args jsonb, with_name boolean)
 returns json
 language plpgsql
-volatile
-security definer
 set search_path = ''
 as $$
 declare
-  v_company uuid := internal.company_for_key(key_hash);
-  v_channel public.channels := internal.lead_channel(v_company, (args ->> 'lead_id')::uuid);
+  v_channel public.channels := internal.lead_channel(company, (args ->> 'lead_id')::uuid);
   v_product_id uuid := (args ->> 'product_id')::uuid;
   v_trigger_ids uuid[];
   v_purchase public.purchases;
   v_event_id uuid;
 begin
   if v_product_id is not null and not exists (
-    select 1 from public.products p where p.id = v_product_id and p.companies_id = v_company
+    select 1 from public.products p where p.id = v_product_id and p.companies_id = company
   ) then
     perform internal.fail(403, 'product_not_owned', 'Product not found or not owned by your company');
   end if;
@@ -231,19 +226,36 @@ begin
     coalesce((args ->> 'date')::timestamptz, now()),
     coalesce(args ->> 'description', args ->> 'product_description'),
     args ->> 'product_name',
-    v_company
+    company
   )
   returning * into v_purchase;
 
   insert into public.events (category, channels_id, leads_id, purchases_id, companies_id, data)
-  values ('purchase', v_channel.id, v_purchase.leads_id, v_purchase.id, v_company,
+  values ('purchase', v_channel.id, v_purchase.leads_id, v_purchase.id, company,
     jsonb_build_object('purchase_amount', v_purchase.purchase_amount, 'currency', v_channel.currency))
   returning id into v_event_id;
 
   perform internal.fire_rewards(v_channel, v_trigger_ids, v_purchase.leads_id, v_purchase.id,
     v_event_id, v_purchase.purchase_amount);
 
-  return json_build_object('purchase', internal.purchase_json(v_purchase, args ? 'product_name'));
+  return json_build_object('purchase', internal.purchase_json(v_purchase, with_name));
+end;
+$$;
+revoke execute on function internal.record_purchase(uuid, jsonb, boolean) from public;
+
+-- public.create_purchase(key_hash, args): records a purchase against a lead. args (validated
+-- by the edge function): lead_id (required), product_id, purchase_amount, date, description,
+-- product_name, product_description, trigger_ids. Returns {"purchase": {...}}, with "name"
+-- when product_name was sent. Errors: 401 Invalid API key, and those of record_purchase.
+create function public.create_purchase(key_hash text, args jsonb)
+returns json
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+  return internal.record_purchase(internal.company_for_key(key_hash), args, args ? 'product_name');
 end;
 $$;
 revoke execute on function public.create_purchase(text, jsonb) from public, anon, authenticated;
