@@ -1,8 +1,11 @@
-// `deno task bench [--seconds 10] [--concurrency 16]`: create_purchase throughput and latency
-// over real HTTP. Starts `dev/serve.ts` as a separate process on the configured database
-// (DATABASE_URL, else the embedded one under DATA_DIR, fsync on), builds its own fixtures
-// (a channel with a fixed and a percentage purchase trigger), warms up, then keeps
-// `concurrency` requests in flight for `seconds` and prints requests/s and p50/p90/p99.
+// `deno task bench [--action create_purchase|get_leads] [--seconds 10] [--concurrency 16]`:
+// throughput and latency over real HTTP. Starts `dev/serve.ts` as a separate process on the
+// configured database (DATABASE_URL, else the embedded one under DATA_DIR, fsync on), builds
+// its own fixtures, warms up, then keeps `concurrency` requests in flight for `seconds` and
+// prints one JSON line per scenario: requests/s and p50/p90/p99 latency.
+// create_purchase: a channel with a fixed and a percentage purchase trigger.
+// get_leads: a channel with 100,000 leads (two property values each); the first page and a
+// deep page (the cursor after lead 99,800).
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import * as ops from "./admin_ops.ts";
@@ -11,8 +14,14 @@ import { openDatabase } from "./database.ts";
 
 const args = parseArgs({
   args: Deno.args,
-  options: { seconds: { type: "string", default: "10" }, concurrency: { type: "string", default: "16" } },
+  options: {
+    action: { type: "string", default: "create_purchase" },
+    seconds: { type: "string", default: "10" },
+    concurrency: { type: "string", default: "16" },
+  },
 });
+const action = args.values.action;
+if (action !== "create_purchase" && action !== "get_leads") throw new Error(`Unknown --action ${action}`);
 const seconds = Number(args.values.seconds);
 const concurrency = Number(args.values.concurrency);
 
@@ -33,6 +42,31 @@ await ops.createTrigger(sql, { channel: channel.id as string, on: "purchase", re
 await ops.createTrigger(sql, { channel: channel.id as string, on: "purchase", reward: "percentage", amount: "7.5" });
 const lead = await ops.createLead(sql, { channel: channel.id as string });
 const key = await ops.createKey(sql, { company: receiver.id as string });
+
+// Scenario name → request body.
+const scenarios: Record<string, unknown> = {};
+if (action === "create_purchase") {
+  scenarios.create_purchase = { action, lead_id: lead.id, purchase_amount: "129.99" };
+} else {
+  const size = await ops.createProperty(sql, { channel: channel.id as string, name: "Size" });
+  const tier = await ops.createProperty(sql, { channel: channel.id as string, name: "Tier" });
+  await sql`
+    insert into public.leads (channels_id, created_at, email, first_name)
+    select ${channel.id as string}, now() - make_interval(secs => n), 'lead' || n || '@example.com', 'Lead ' || n
+    from generate_series(1, 99999) n`;
+  await sql`
+    insert into public.property_values (leads_id, property_definitions_id, value)
+    select l.id, d.id, 'value' from public.leads l cross join (values (${size.id as string}::uuid), (${tier
+    .id as string}::uuid)) d (id)
+    where l.channels_id = ${channel.id as string}`;
+  await sql`analyze public.leads, public.property_values`;
+  const [deep] = await sql`
+    select internal.encode_cursor(created_at, id) as cursor from public.leads where channels_id = ${channel
+    .id as string}
+    order by created_at desc, id desc offset 99799 limit 1`;
+  scenarios["get_leads first page"] = { action, channel_id: channel.id };
+  scenarios["get_leads deep page"] = { action, channel_id: channel.id, cursor: deep.cursor };
+}
 await sql.end();
 
 const port = freePort();
@@ -50,10 +84,9 @@ for (let out = ""; !out.includes("listening");) out += (await reader.read()).val
 })();
 
 const url = `http://127.0.0.1:${port}/functions/v1/openapi-operations`;
-const body = JSON.stringify({ action: "create_purchase", lead_id: lead.id, purchase_amount: "129.99" });
 const headers = { "Content-Type": "application/json", "X-Api-Key": key.api_key as string };
 
-async function load(durationMs: number): Promise<{ latencies: number[]; errors: number }> {
+async function load(body: string, durationMs: number): Promise<{ latencies: number[]; errors: number }> {
   const latencies: number[] = [];
   let errors = 0;
   const end = performance.now() + durationMs;
@@ -74,21 +107,24 @@ function percentile(sorted: number[], p: number): string {
 }
 
 try {
-  await load(2000);
-  const { latencies, errors } = await load(seconds * 1000);
-  latencies.sort((a, b) => a - b);
-  console.log(JSON.stringify({
-    action: "create_purchase",
-    database: database.embedded ? "embedded PostgreSQL 17" : "DATABASE_URL",
-    concurrency,
-    seconds,
-    requests: latencies.length,
-    errors,
-    requests_per_second: Math.round(latencies.length / seconds),
-    p50_ms: percentile(latencies, 0.5),
-    p90_ms: percentile(latencies, 0.9),
-    p99_ms: percentile(latencies, 0.99),
-  }));
+  for (const [scenario, request] of Object.entries(scenarios)) {
+    const body = JSON.stringify(request);
+    await load(body, 2000);
+    const { latencies, errors } = await load(body, seconds * 1000);
+    latencies.sort((a, b) => a - b);
+    console.log(JSON.stringify({
+      scenario,
+      database: database.embedded ? "embedded PostgreSQL 17" : "DATABASE_URL",
+      concurrency,
+      seconds,
+      requests: latencies.length,
+      errors,
+      requests_per_second: Math.round(latencies.length / seconds),
+      p50_ms: percentile(latencies, 0.5),
+      p90_ms: percentile(latencies, 0.9),
+      p99_ms: percentile(latencies, 0.99),
+    }));
+  }
 } finally {
   server.kill("SIGINT");
   await server.status;

@@ -51,47 +51,57 @@ end;
 $$;
 revoke execute on function internal.accessible_lead(uuid, uuid, boolean) from public;
 
--- internal.lead_json(lead): the API's Lead object. `employee` and `referring_employee` carry
--- the same value; property_values are nested with their definitions, in definition order.
-create function internal.lead_json(l public.leads)
+-- internal.lead_objects: every lead with its API Lead object, set-based so that a page of
+-- leads is one query. `employee` and `referring_employee` carry the same value;
+-- property_values are nested with their definitions, in definition order. Filter it by id or
+-- channel: the object is only built for the rows returned.
+create view internal.lead_objects as
+select l.id, l.channels_id, l.created_at, json_build_object(
+  'id', l.id,
+  'legacy_id', l.legacy_id,
+  'created_at', internal.iso_time(l.created_at),
+  'email', l.email,
+  'first_name', l.first_name,
+  'last_name', l.last_name,
+  'phone', l.phone,
+  'company_name', l.company_name,
+  'source', l.source,
+  'employee', l.employee,
+  'referring_employee', l.employee,
+  'notes', l.notes,
+  'business_id', l.business_id,
+  'channels_id', l.channels_id,
+  'lead_status_id', l.lead_status_id,
+  'status', s.status,
+  'property_values', coalesce(pv.items, '[]'::json)
+) as lead
+from public.leads l
+left join public.lead_status s on s.id = l.lead_status_id
+left join lateral (
+  select json_agg(json_build_object(
+    'id', v.id,
+    'value', v.value,
+    'property_definitions_id', v.property_definitions_id,
+    'property_definitions', json_build_object('id', d.id, 'name', d.name, 'type', d.type)
+  ) order by d."order", d.created_at, d.id) as items
+  from public.property_values v
+  join public.property_definitions d on d.id = v.property_definitions_id
+  where v.leads_id = l.id
+) pv on true;
+revoke all on internal.lead_objects from public;
+
+-- internal.lead_json(lead_id): the API's Lead object of one lead.
+create function internal.lead_json(lead_id uuid)
 returns json
 language plpgsql
 stable
 set search_path = ''
 as $$
 begin
-  return json_build_object(
-    'id', l.id,
-    'legacy_id', l.legacy_id,
-    'created_at', internal.iso_time(l.created_at),
-    'email', l.email,
-    'first_name', l.first_name,
-    'last_name', l.last_name,
-    'phone', l.phone,
-    'company_name', l.company_name,
-    'source', l.source,
-    'employee', l.employee,
-    'referring_employee', l.employee,
-    'notes', l.notes,
-    'business_id', l.business_id,
-    'channels_id', l.channels_id,
-    'lead_status_id', l.lead_status_id,
-    'status', (select s.status from public.lead_status s where s.id = l.lead_status_id),
-    'property_values', coalesce((
-      select json_agg(json_build_object(
-        'id', v.id,
-        'value', v.value,
-        'property_definitions_id', v.property_definitions_id,
-        'property_definitions', json_build_object('id', d.id, 'name', d.name, 'type', d.type)
-      ) order by d."order", d.created_at, d.id)
-      from public.property_values v
-      join public.property_definitions d on d.id = v.property_definitions_id
-      where v.leads_id = l.id
-    ), '[]'::json)
-  );
+  return (select o.lead from internal.lead_objects o where o.id = lead_json.lead_id);
 end;
 $$;
-revoke execute on function internal.lead_json(public.leads) from public;
+revoke execute on function internal.lead_json(uuid) from public;
 
 -- internal.channel_json(channel): the API's Channel object, with its active property
 -- definitions and its statuses, each ordered by "order".
@@ -269,7 +279,7 @@ begin
     where t.channels_id = channel.id and t.trigger = 'new_lead' and t.status = 'Active'
   ), v_lead.id, null, v_event_id, null);
 
-  v_json := internal.lead_json(v_lead);
+  v_json := internal.lead_json(v_lead.id);
   if webhook and channel.webhook_new_lead is not null then
     perform internal.queue_webhook(channel.id, v_event_id, 'lead.created', channel.webhook_new_lead, v_json,
       v_json ->> 'status');
@@ -326,7 +336,7 @@ begin
 
     if v_channel.webhook_status_update is not null then
       perform internal.queue_webhook(v_channel.id, v_event_id, 'lead.status_updated',
-        v_channel.webhook_status_update, internal.lead_json(v_lead), status.status);
+        v_channel.webhook_status_update, internal.lead_json(v_lead.id), status.status);
     end if;
   end if;
   return json_build_object('lead', json_build_object(
@@ -386,25 +396,29 @@ declare
   v_limit integer := coalesce((args ->> 'limit')::integer, 100);
   v_after_created_at timestamptz;
   v_after_id uuid;
-  v_leads public.leads[];
+  v_leads json[];
+  v_times timestamptz[];
+  v_ids uuid[];
 begin
   if coalesce(args ->> 'cursor', '') <> '' then
     select d.created_at, d.id into v_after_created_at, v_after_id from internal.decode_cursor(args ->> 'cursor') d;
   end if;
-  v_leads := array(
-    select l from public.leads l
-    where l.channels_id = v_channel.id
-      and (v_after_id is null or (l.created_at, l.id) < (v_after_created_at, v_after_id))
-    order by l.created_at desc, l.id desc
+  -- One row more than the page tells whether there is a next page.
+  select array_agg(p.lead order by p.created_at desc, p.id desc),
+    array_agg(p.created_at order by p.created_at desc, p.id desc),
+    array_agg(p.id order by p.created_at desc, p.id desc)
+  into v_leads, v_times, v_ids
+  from (
+    select o.lead, o.created_at, o.id from internal.lead_objects o
+    where o.channels_id = v_channel.id
+      and (v_after_id is null or (o.created_at, o.id) < (v_after_created_at, v_after_id))
+    order by o.created_at desc, o.id desc
     limit v_limit + 1
-  );
+  ) p;
   return json_build_object(
-    'leads', coalesce((
-      select json_agg(internal.lead_json(v_leads[i]) order by i)
-      from generate_subscripts(v_leads, 1) i where i <= v_limit
-    ), '[]'::json),
+    'leads', coalesce(array_to_json(v_leads[1:v_limit]), '[]'::json),
     'next_cursor', case when cardinality(v_leads) > v_limit
-      then internal.encode_cursor((v_leads[v_limit]).created_at, (v_leads[v_limit]).id) end
+      then internal.encode_cursor(v_times[v_limit], v_ids[v_limit]) end
   );
 end;
 $$;
@@ -422,7 +436,7 @@ set search_path = ''
 as $$
 begin
   return json_build_object('lead', internal.lead_json(
-    internal.accessible_lead(internal.company_for_key(key_hash), (args ->> 'lead_id')::uuid, false)
+    (internal.accessible_lead(internal.company_for_key(key_hash), (args ->> 'lead_id')::uuid, false)).id
   ));
 end;
 $$;
@@ -441,8 +455,8 @@ as $$
 declare
   v_company uuid := internal.company_for_key(key_hash);
 begin
-  return json_build_object('lead', internal.lead_json(internal.accessible_lead(v_company,
-    (select l.id from public.leads l where l.legacy_id = (args ->> 'legacy_id')::bigint), false)));
+  return json_build_object('lead', internal.lead_json((internal.accessible_lead(v_company,
+    (select l.id from public.leads l where l.legacy_id = (args ->> 'legacy_id')::bigint), false)).id));
 end;
 $$;
 revoke execute on function public.get_lead_by_legacy_id(text, jsonb) from public, anon, authenticated;
@@ -522,7 +536,7 @@ begin
   where l.id = v_lead.id
   returning * into v_lead;
   perform internal.save_properties(v_lead.channels_id, v_lead.id, args -> 'properties');
-  return json_build_object('lead', internal.lead_json(v_lead));
+  return json_build_object('lead', internal.lead_json(v_lead.id));
 end;
 $$;
 revoke execute on function public.update_lead(text, jsonb) from public, anon, authenticated;
