@@ -3,7 +3,8 @@
 // configured database (DATABASE_URL, else the embedded one under DATA_DIR, fsync on), builds
 // its own fixtures, warms up, then keeps `concurrency` requests in flight for `seconds` and
 // prints one JSON line per scenario: requests/s and p50/p90/p99 latency.
-// create_purchase: a channel with a fixed and a percentage purchase trigger.
+// create_purchase: a channel with a fixed and a percentage purchase trigger; measured without
+// and then with an Idempotency-Key (a fresh key per request), in the same run.
 // get_leads: a channel with 100,000 leads (two property values each); the first page and a
 // deep page (the cursor after lead 99,800).
 import { parseArgs } from "node:util";
@@ -43,10 +44,12 @@ await ops.createTrigger(sql, { channel: channel.id as string, on: "purchase", re
 const lead = await ops.createLead(sql, { channel: channel.id as string });
 const key = await ops.createKey(sql, { company: receiver.id as string });
 
-// Scenario name → request body.
-const scenarios: Record<string, unknown> = {};
+// Scenario name → request body and whether each request carries a fresh Idempotency-Key.
+const scenarios: Record<string, { request: unknown; idempotent: boolean }> = {};
 if (action === "create_purchase") {
-  scenarios.create_purchase = { action, lead_id: lead.id, purchase_amount: "129.99" };
+  const request = { action, lead_id: lead.id, purchase_amount: "129.99" };
+  scenarios.create_purchase = { request, idempotent: false };
+  scenarios["create_purchase with Idempotency-Key"] = { request, idempotent: true };
 } else {
   const size = await ops.createProperty(sql, { channel: channel.id as string, name: "Size" });
   const tier = await ops.createProperty(sql, { channel: channel.id as string, name: "Tier" });
@@ -64,8 +67,11 @@ if (action === "create_purchase") {
     select internal.encode_cursor(created_at, id) as cursor from public.leads where channels_id = ${channel
     .id as string}
     order by created_at desc, id desc offset 99799 limit 1`;
-  scenarios["get_leads first page"] = { action, channel_id: channel.id };
-  scenarios["get_leads deep page"] = { action, channel_id: channel.id, cursor: deep.cursor };
+  scenarios["get_leads first page"] = { request: { action, channel_id: channel.id }, idempotent: false };
+  scenarios["get_leads deep page"] = {
+    request: { action, channel_id: channel.id, cursor: deep.cursor },
+    idempotent: false,
+  };
 }
 await sql.end();
 
@@ -86,14 +92,23 @@ for (let out = ""; !out.includes("listening");) out += (await reader.read()).val
 const url = `http://127.0.0.1:${port}/functions/v1/openapi-operations`;
 const headers = { "Content-Type": "application/json", "X-Api-Key": key.api_key as string };
 
-async function load(body: string, durationMs: number): Promise<{ latencies: number[]; errors: number }> {
+let requestNumber = 0;
+async function load(
+  body: string,
+  idempotent: boolean,
+  durationMs: number,
+): Promise<{ latencies: number[]; errors: number }> {
   const latencies: number[] = [];
   let errors = 0;
   const end = performance.now() + durationMs;
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (performance.now() < end) {
       const start = performance.now();
-      const res = await fetch(url, { method: "POST", headers, body });
+      const res = await fetch(url, {
+        method: "POST",
+        headers: idempotent ? { ...headers, "Idempotency-Key": `bench-${requestNumber++}` } : headers,
+        body,
+      });
       await res.arrayBuffer();
       latencies.push(performance.now() - start);
       if (res.status !== 200) errors++;
@@ -107,10 +122,10 @@ function percentile(sorted: number[], p: number): string {
 }
 
 try {
-  for (const [scenario, request] of Object.entries(scenarios)) {
+  for (const [scenario, { request, idempotent }] of Object.entries(scenarios)) {
     const body = JSON.stringify(request);
-    await load(body, 2000);
-    const { latencies, errors } = await load(body, seconds * 1000);
+    await load(body, idempotent, 2000);
+    const { latencies, errors } = await load(body, idempotent, seconds * 1000);
     latencies.sort((a, b) => a - b);
     console.log(JSON.stringify({
       scenario,

@@ -1,6 +1,7 @@
 // `deno task start`: serves the function at
 // http://127.0.0.1:${PORT:-8000}/functions/v1/openapi-operations on DATABASE_URL, or on an
 // embedded PostgreSQL 17 under DATA_DIR (default .data/) that starts and stops with it.
+import postgres from "postgres";
 import { openDatabase } from "./database.ts";
 import { ensureDemo } from "./demo.ts";
 import { createPostgresDb } from "../supabase/functions/_shared/db_postgres.ts";
@@ -40,7 +41,21 @@ curl -X POST ${url} \\
   -d '${body}'\n`);
 }
 
+// Supabase purges expired idempotency keys with pg_cron; locally the server does it hourly.
+const purgeSql = postgres(database.url, { max: 1, onnotice: () => {} });
+async function purgeIdempotencyKeys() {
+  try {
+    await purgeSql`select internal.purge_idempotency_keys()`;
+  } catch (error) {
+    console.error(`idempotency key purge failed: ${error}`);
+  }
+}
+await purgeIdempotencyKeys();
+const purgeTimer = setInterval(purgeIdempotencyKeys, 60 * 60 * 1000);
+
 async function shutdown() {
+  clearInterval(purgeTimer);
+  await purgeSql.end();
   await server.shutdown();
   await db.close();
   await database.stop();

@@ -20,7 +20,8 @@ Deno.test("create_purchase", async (t) => {
       }, { key: w.receiving.key });
       assert.equal(reply.status, 200);
       assert.equal(reply.headers.get("content-type"), "application/json");
-      assert.deepEqual(Object.keys(reply.body), ["purchase"]);
+      assert.deepEqual(Object.keys(reply.body), ["purchase", "reward_events"]);
+      assert.deepEqual(reply.body.reward_events, []);
       const purchase = reply.body.purchase as Record<string, unknown>;
       assert.deepEqual(Object.keys(purchase), PURCHASE_KEYS);
       assert.match(purchase.id as string, /^[0-9a-f-]{36}$/);

@@ -16,12 +16,17 @@ Deno.test("tenant isolation: an outsider gets 403 for every action on every id o
       ["update_status_id", { lead_id: w.leadId, status_id: w.statusId }],
       ["create_purchase", { lead_id: w.leadId }],
       ["create_purchase_custom", { lead_id: w.leadId }],
+      ["get_purchases", { lead_id: w.leadId }],
     ];
     const channelCalls: [string, Record<string, unknown>][] = [
       ["get_leads", { channel_id: w.channelId }],
       ["create_lead", { channel_id: w.channelId }],
+      ["get_reward_events", { channel_id: w.channelId }],
     ];
-    const covered = new Set([...leadCalls, ...channelCalls].map(([action]) => action));
+    const made = await act(env, w.receiving.key, "create_purchase", { lead_id: w.leadId, purchase_amount: 10 });
+    const purchaseId = (made.body.purchase as { id: string }).id;
+    const purchaseCalls: [string, Record<string, unknown>][] = [["refund_purchase", { purchase_id: purchaseId }]];
+    const covered = new Set([...leadCalls, ...channelCalls, ...purchaseCalls].map(([action]) => action));
     // Every keyed action that takes an id is in one of the lists above.
     assert.deepEqual(
       Object.keys(actions).filter((name) => actions[name].auth && !covered.has(name)),
@@ -35,12 +40,17 @@ Deno.test("tenant isolation: an outsider gets 403 for every action on every id o
       const reply = await act(env, w.outsider.key, action, fields);
       assert.deepEqual([reply.status, reply.body.error], [403, "Channel not accessible"], action);
     }
+    for (const [action, fields] of purchaseCalls) {
+      const reply = await act(env, w.outsider.key, action, fields);
+      assert.deepEqual([reply.status, reply.body.error], [403, "Purchase not accessible"], action);
+    }
     const channels = await act(env, w.outsider.key, "get_channels");
     assert.deepEqual(channels.body, { channels: [] });
     const [writes] = await sql`
       select (select count(*)::int from public.events where channels_id = ${w.channelId}) as events,
-        (select count(*)::int from public.leads where channels_id = ${w.channelId}) as leads`;
-    assert.deepEqual({ ...writes }, { events: 0, leads: 1 });
+        (select count(*)::int from public.leads where channels_id = ${w.channelId}) as leads,
+        (select count(*)::int from public.refunds where purchases_id = ${purchaseId}) as refunds`;
+    assert.deepEqual({ ...writes }, { events: 1, leads: 1, refunds: 0 }, "only the receiver's own purchase event");
   } finally {
     await env.close();
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { call, errorBody, ops, statusAndBody, testEnv, world, writtenFor } from "./helpers.ts";
+import { call, errorBody, ops, type Reply, statusAndBody, testEnv, world, writtenFor } from "./helpers.ts";
 
 async function rewardsOf(sql: postgres.Sql, purchaseId: string) {
   const rows = await sql`
@@ -14,8 +14,10 @@ Deno.test("create_purchase rewards", async (t) => {
   const env = await testEnv();
   const { sql, handler } = env;
 
+  let lastReply: Reply | null = null;
   async function purchase(key: string, fields: Record<string, unknown>) {
     const reply = await call(handler, { action: "create_purchase", ...fields }, { key });
+    lastReply = reply;
     assert.equal(reply.status, 200, reply.text);
     return (reply.body.purchase as Record<string, string>).id;
   }
@@ -49,6 +51,31 @@ Deno.test("create_purchase rewards", async (t) => {
       assert.deepEqual(await rewardsOf(sql, id), [
         { ...common, reward_triggers_id: fixed.id, amount: "50", reward_type: "fixed", rate: null },
         { ...common, reward_triggers_id: pct.id, amount: "1250.00", reward_type: "percentage", rate: "10" },
+      ]);
+      // The response explains the same rewards.
+      const ids = await sql`select id, reward_triggers_id from public.reward_events where purchases_id = ${id}`;
+      const idOf = (trigger: unknown) => ids.find((r) => r.reward_triggers_id === trigger)!.id;
+      assert.deepEqual(lastReply!.body.reward_events, [
+        {
+          id: idOf(fixed.id),
+          reward_triggers_id: fixed.id,
+          amount: 50,
+          currency: "USD",
+          reward_type: "fixed",
+          rate: null,
+          base_amount: 12500,
+          beneficiary_company_id: w.referring.id,
+        },
+        {
+          id: idOf(pct.id),
+          reward_triggers_id: pct.id,
+          amount: 1250,
+          currency: "USD",
+          reward_type: "percentage",
+          rate: 10,
+          base_amount: 12500,
+          beneficiary_company_id: w.referring.id,
+        },
       ]);
     });
 

@@ -80,7 +80,7 @@ Deno.test("supabase-js adapter contract", async (t) => {
           date: "2025-04-01",
         }, { key: w.receiving.key });
         assert.equal(reply.status, 200, reply.text);
-        assert.deepEqual(Object.keys(reply.body), ["purchase"]);
+        assert.deepEqual(Object.keys(reply.body), ["purchase", "reward_events"]);
         assert.equal((reply.body.purchase as Record<string, unknown>).date, "2025-04-01T00:00:00.000Z");
         assert.deepEqual(seen, [{
           method: "POST",
@@ -110,6 +110,21 @@ Deno.test("supabase-js adapter contract", async (t) => {
         assert.ok(viaSupabase.status >= 400, viaSupabase.text);
         assert.deepEqual(statusAndBody(viaSupabase), statusAndBody(direct));
       }
+    });
+
+    await t.step("an Idempotency-Key call goes to /rest/v1/rpc/idempotent with its parameter names", async () => {
+      seen.length = 0;
+      const body = { action: "create_purchase", lead_id: w.leadId, purchase_amount: 1 };
+      const headers = { "Idempotency-Key": crypto.randomUUID() };
+      const first = await call(supabase, body, { key: w.receiving.key, headers });
+      const again = await call(supabase, body, { key: w.receiving.key, headers });
+      assert.equal(first.status, 200, first.text);
+      assert.deepEqual([again.headers.get("idempotent-replayed"), again.text], ["true", first.text]);
+      const expected = ["action", "args", "fingerprint", "idempotency_key", "key_hash"];
+      assert.deepEqual(seen.map((s) => [s.path, s.keys, s.parameters]), [
+        ["/rest/v1/rpc/idempotent", expected, expected],
+        ["/rest/v1/rpc/idempotent", expected, expected],
+      ]);
     });
 
     await t.step("the 401-before-400 check calls authenticate with its parameter names", async () => {

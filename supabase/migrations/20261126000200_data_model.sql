@@ -113,6 +113,7 @@ create table public.purchases (
   id uuid primary key default gen_random_uuid(),
   created_at timestamptz not null default now(),
   leads_id uuid not null references public.leads (id),
+  channels_id uuid not null references public.channels (id),
   products_id uuid references public.products (id),
   purchase_amount numeric check (purchase_amount >= 0),
   date timestamptz not null default now(),
@@ -121,13 +122,14 @@ create table public.purchases (
   companies_id uuid not null references public.companies (id)
 );
 create index purchases_leads_id_idx on public.purchases (leads_id, created_at desc, id desc);
+create index purchases_channels_id_idx on public.purchases (channels_id, created_at desc, id desc);
 create index purchases_products_id_idx on public.purchases (products_id);
 create index purchases_companies_id_idx on public.purchases (companies_id);
 
 create table public.events (
   id uuid primary key default gen_random_uuid(),
   created_at timestamptz not null default now(),
-  category text not null check (category in ('purchase', 'new_lead', 'status_change')),
+  category text not null check (category in ('purchase', 'new_lead', 'status_change', 'refund')),
   channels_id uuid not null references public.channels (id),
   leads_id uuid references public.leads (id),
   purchases_id uuid references public.purchases (id),
@@ -155,6 +157,19 @@ create table public.reward_triggers (
 create index reward_triggers_channels_id_idx on public.reward_triggers (channels_id, trigger, status);
 create index reward_triggers_lead_status_id_idx on public.reward_triggers (lead_status_id);
 
+create table public.refunds (
+  id uuid primary key default gen_random_uuid(),
+  created_at timestamptz not null default now(),
+  purchases_id uuid not null references public.purchases (id),
+  amount numeric not null check (amount >= 0),
+  reason text,
+  companies_id uuid not null references public.companies (id)
+);
+create index refunds_purchases_id_idx on public.refunds (purchases_id);
+create index refunds_companies_id_idx on public.refunds (companies_id);
+
+-- A refund's reversal is a negative reward event linked to the refund and to the reward it
+-- reverses.
 create table public.reward_events (
   id uuid primary key default gen_random_uuid(),
   created_at timestamptz not null default now(),
@@ -169,7 +184,9 @@ create table public.reward_events (
   rate numeric,
   base_amount numeric,
   beneficiary_companies_id uuid references public.companies (id),
-  status text not null default 'pending'
+  status text not null default 'pending',
+  refunds_id uuid references public.refunds (id),
+  reverses_reward_events_id uuid references public.reward_events (id)
 );
 create index reward_events_reward_triggers_id_idx on public.reward_events (reward_triggers_id);
 create index reward_events_channels_id_idx on public.reward_events (channels_id, created_at desc, id desc);
@@ -178,6 +195,8 @@ create index reward_events_purchases_id_idx on public.reward_events (purchases_i
 create index reward_events_events_id_idx on public.reward_events (events_id);
 create index reward_events_currency_idx on public.reward_events (currency);
 create index reward_events_beneficiary_companies_id_idx on public.reward_events (beneficiary_companies_id);
+create index reward_events_refunds_id_idx on public.reward_events (refunds_id);
+create index reward_events_reverses_reward_events_id_idx on public.reward_events (reverses_reward_events_id);
 
 alter table public.companies enable row level security;
 alter table public.api_keys enable row level security;
@@ -191,6 +210,7 @@ alter table public.products enable row level security;
 alter table public.purchases enable row level security;
 alter table public.events enable row level security;
 alter table public.reward_triggers enable row level security;
+alter table public.refunds enable row level security;
 alter table public.reward_events enable row level security;
 
 -- On Supabase, anon and authenticated get table privileges by default; RLS already hides

@@ -188,9 +188,33 @@ $$;
 revoke execute on function public.authenticate(text) from public, anon, authenticated;
 grant execute on function public.authenticate(text) to service_role;
 
+-- internal.reward_event_json(r, detailed): the API's reward event. Purchase responses use
+-- the short form; refunds and listings the detailed one, which adds where the event comes
+-- from and what it reverses.
+create function internal.reward_event_json(r public.reward_events, detailed boolean)
+returns json
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if not detailed then
+    return json_build_object('id', r.id, 'reward_triggers_id', r.reward_triggers_id, 'amount', r.amount,
+      'currency', r.currency, 'reward_type', r.reward_type, 'rate', r.rate, 'base_amount', r.base_amount,
+      'beneficiary_company_id', r.beneficiary_companies_id);
+  end if;
+  return json_build_object('id', r.id, 'reward_triggers_id', r.reward_triggers_id, 'amount', r.amount,
+    'currency', r.currency, 'reward_type', r.reward_type, 'rate', r.rate, 'base_amount', r.base_amount,
+    'beneficiary_company_id', r.beneficiary_companies_id, 'created_at', internal.iso_time(r.created_at),
+    'channels_id', r.channels_id, 'leads_id', r.leads_id, 'purchases_id', r.purchases_id,
+    'refunds_id', r.refunds_id, 'reverses_reward_events_id', r.reverses_reward_events_id, 'status', r.status);
+end;
+$$;
+revoke execute on function internal.reward_event_json(public.reward_events, boolean) from public;
+
 -- internal.record_purchase(company, args, with_name): the purchase, its "purchase" event and
 -- its reward events, for a company already authenticated. args as create_purchase.
--- Returns {"purchase": {...}}, with "name" when with_name.
+-- Returns {"purchase": {...}, "reward_events": [...]}, "purchase" with "name" when with_name.
 -- Errors: 403 Lead not accessible; 403 Product not found or not owned by your company;
 -- 400 Trigger not found or not active on this channel: <id>.
 create function internal.record_purchase(company uuid, args jsonb, with_name boolean)
@@ -204,6 +228,7 @@ declare
   v_trigger_ids uuid[];
   v_purchase public.purchases;
   v_event_id uuid;
+  v_rewards json;
 begin
   if v_product_id is not null and not exists (
     select 1 from public.products p where p.id = v_product_id and p.companies_id = company
@@ -218,9 +243,11 @@ begin
     end
   );
 
-  insert into public.purchases (leads_id, products_id, purchase_amount, date, description, name, companies_id)
+  insert into public.purchases (leads_id, channels_id, products_id, purchase_amount, date, description, name,
+    companies_id)
   values (
     (args ->> 'lead_id')::uuid,
+    v_channel.id,
     v_product_id,
     (args ->> 'purchase_amount')::numeric,
     coalesce((args ->> 'date')::timestamptz, now()),
@@ -235,18 +262,21 @@ begin
     jsonb_build_object('purchase_amount', v_purchase.purchase_amount, 'currency', v_channel.currency))
   returning id into v_event_id;
 
-  perform internal.fire_rewards(v_channel, v_trigger_ids, v_purchase.leads_id, v_purchase.id,
-    v_event_id, v_purchase.purchase_amount);
+  select coalesce(json_agg(internal.reward_event_json(r, false) order by r.reward_type, r.reward_triggers_id), '[]')
+  into v_rewards
+  from internal.fire_rewards(v_channel, v_trigger_ids, v_purchase.leads_id, v_purchase.id, v_event_id,
+    v_purchase.purchase_amount) r;
 
-  return json_build_object('purchase', internal.purchase_json(v_purchase, with_name));
+  return json_build_object('purchase', internal.purchase_json(v_purchase, with_name), 'reward_events', v_rewards);
 end;
 $$;
 revoke execute on function internal.record_purchase(uuid, jsonb, boolean) from public;
 
 -- public.create_purchase(key_hash, args): records a purchase against a lead. args (validated
 -- by the edge function): lead_id (required), product_id, purchase_amount, date, description,
--- product_name, product_description, trigger_ids. Returns {"purchase": {...}}, with "name"
--- when product_name was sent. Errors: 401 Invalid API key, and those of record_purchase.
+-- product_name, product_description, trigger_ids. Returns {"purchase": {...}, "reward_events":
+-- [...]}, the purchase with "name" when product_name was sent.
+-- Errors: 401 Invalid API key, and those of record_purchase.
 create function public.create_purchase(key_hash text, args jsonb)
 returns json
 language plpgsql

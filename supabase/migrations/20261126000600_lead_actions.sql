@@ -179,6 +179,25 @@ end;
 $$;
 revoke execute on function internal.decode_cursor(text) from public;
 
+-- internal.page(name, items, created_ats, ids, page_size): a listing page from up to
+-- page_size + 1 rows (newest first): {"<name>": first page_size items, "next_cursor": cursor
+-- after the last of them, or null when there was no extra row}.
+create function internal.page(name text, items json[], created_ats timestamptz[], ids uuid[], page_size integer)
+returns json
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  return json_build_object(
+    name, coalesce(array_to_json(items[1:page_size]), '[]'::json),
+    'next_cursor', case when cardinality(items) > page_size
+      then internal.encode_cursor(created_ats[page_size], ids[page_size]) end
+  );
+end;
+$$;
+revoke execute on function internal.page(text, json[], timestamptz[], uuid[], integer) from public;
+
 -- internal.save_properties(channel_id, lead_id, properties): upserts property values given as
 -- [{property_definitions_id, value}] (values already text). Every definition must be active
 -- and on the lead's channel, else 400 "Property definition not found on this channel: <id>"
@@ -415,11 +434,7 @@ begin
     order by o.created_at desc, o.id desc
     limit v_limit + 1
   ) p;
-  return json_build_object(
-    'leads', coalesce(array_to_json(v_leads[1:v_limit]), '[]'::json),
-    'next_cursor', case when cardinality(v_leads) > v_limit
-      then internal.encode_cursor(v_times[v_limit], v_ids[v_limit]) end
-  );
+  return internal.page('leads', v_leads, v_times, v_ids, v_limit);
 end;
 $$;
 revoke execute on function public.get_leads(text, jsonb) from public, anon, authenticated;

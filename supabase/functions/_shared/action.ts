@@ -1,30 +1,53 @@
 import type { z } from "zod";
 import type { Db } from "./db.ts";
+import type { Idempotency } from "./idempotency.ts";
 
-/** What an action's run receives: the database, the caller's key hash (auth actions) and the validated body. */
+/** What an action's run receives: the database, the caller's key hash (auth actions), the validated body and, when an Idempotency-Key was sent, the key and fingerprint. */
 export interface ActionContext {
   db: Db;
   keyHash: string | null;
   args: Record<string, unknown>;
+  idempotency: Idempotency | null;
 }
 
-/** A registry entry: how to validate the body, whether an API key is needed, and what to run. */
+/** What an action answers: the body, and whether it is a stored response replayed for an Idempotency-Key. */
+export interface ActionResult {
+  body: unknown;
+  replayed: boolean;
+}
+
+/** A registry entry: how to validate the body, whether an API key is needed, whether it takes an Idempotency-Key (the authenticated writes), and what to run. */
 export interface Action {
   auth: boolean;
+  idempotent: boolean;
   schema: z.ZodType<Record<string, unknown>, z.ZodTypeDef, unknown>;
-  run(ctx: ActionContext): Promise<unknown>;
+  run(ctx: ActionContext): Promise<ActionResult>;
 }
 
 /**
  * An action that is exactly one call of the SQL function of the same name, which does
- * authentication, access checks and every write in one transaction.
+ * authentication, access checks and every write in one transaction. With an Idempotency-Key
+ * the one call goes through `public.idempotent`, which runs that same function at most once
+ * per key in the same transaction.
  */
 export function rpcAction(
   name: string,
-  options: { auth: boolean; schema: Action["schema"] },
+  options: { auth: boolean; idempotent: boolean; schema: Action["schema"] },
 ): Action {
   return {
     ...options,
-    run: ({ db, keyHash, args }) => db.rpc(name, options.auth ? { key_hash: keyHash, args } : { args }),
+    async run({ db, keyHash, args, idempotency }) {
+      if (!idempotency) {
+        return { body: await db.rpc(name, options.auth ? { key_hash: keyHash, args } : { args }), replayed: false };
+      }
+      const result = await db.rpc("idempotent", {
+        key_hash: keyHash,
+        action: name,
+        args,
+        idempotency_key: idempotency.key,
+        fingerprint: idempotency.fingerprint,
+      }) as { replayed: boolean; body: unknown };
+      return { body: result.body, replayed: result.replayed };
+    },
   };
 }

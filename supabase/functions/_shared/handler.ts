@@ -2,6 +2,8 @@ import type { Action } from "./action.ts";
 import { hashApiKey, isWellFormedApiKey } from "./api_key.ts";
 import type { Db } from "./db.ts";
 import { ApiError } from "./errors.ts";
+import { fingerprint, isValidIdempotencyKey } from "./idempotency.ts";
+import type { ActionResult } from "./action.ts";
 import { actions as defaultActions } from "./registry.ts";
 
 /** Largest accepted request body. */
@@ -103,17 +105,29 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
   const logError = deps.logError ??
     ((requestId, error) => console.error(JSON.stringify({ request_id: requestId, error: String(error) })));
 
-  async function dispatch(req: Request): Promise<unknown> {
+  // A bad key wins over a bad body: only this error path pays a second round trip.
+  async function failAfterAuth(keyHash: string | null, error: ApiError): Promise<never> {
+    if (keyHash) await deps.db.rpc("authenticate", { key_hash: keyHash });
+    throw error;
+  }
+
+  async function dispatch(req: Request): Promise<ActionResult> {
     const body = parseObject(await readBody(req));
     const action = findAction(actions, body.action);
     const keyHash = action.auth ? await keyHashOf(req) : null;
+    const idempotencyKey = action.idempotent ? req.headers.get("idempotency-key") : null;
+    if (idempotencyKey !== null && !isValidIdempotencyKey(idempotencyKey)) {
+      return await failAfterAuth(keyHash, new ApiError(400, "invalid_request", "Invalid Idempotency-Key"));
+    }
     const parsed = action.schema.safeParse(body);
     if (!parsed.success) {
-      // A bad key wins over a bad body: only this error path pays a second round trip.
-      if (keyHash) await deps.db.rpc("authenticate", { key_hash: keyHash });
-      throw new ApiError(400, "invalid_request", parsed.error.issues[0].message);
+      return await failAfterAuth(keyHash, new ApiError(400, "invalid_request", parsed.error.issues[0].message));
     }
-    return await action.run({ db: deps.db, keyHash, args: parsed.data });
+    const args = parsed.data;
+    const idempotency = idempotencyKey
+      ? { key: idempotencyKey, fingerprint: await fingerprint(body.action as string, args) }
+      : null;
+    return await action.run({ db: deps.db, keyHash, args, idempotency });
   }
 
   return async function handler(req: Request): Promise<Response> {
@@ -127,7 +141,8 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
       });
     }
     try {
-      return json(200, await dispatch(req), headers);
+      const { body, replayed } = await dispatch(req);
+      return json(200, body, replayed ? { ...headers, "Idempotent-Replayed": "true" } : headers);
     } catch (error) {
       if (error instanceof ApiError) {
         return json(error.status, { error: error.message, code: error.code, request_id: requestId }, {

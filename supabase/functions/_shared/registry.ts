@@ -6,7 +6,10 @@ import { get_channels } from "./actions/get_channels.ts";
 import { get_lead_by_id } from "./actions/get_lead_by_id.ts";
 import { get_lead_by_legacy_id } from "./actions/get_lead_by_legacy_id.ts";
 import { get_leads } from "./actions/get_leads.ts";
+import { get_purchases } from "./actions/get_purchases.ts";
+import { get_reward_events } from "./actions/get_reward_events.ts";
 import { lead_external } from "./actions/lead_external.ts";
+import { refund_purchase } from "./actions/refund_purchase.ts";
 import { update_lead } from "./actions/update_lead.ts";
 import { update_status } from "./actions/update_status.ts";
 import { update_status_id } from "./actions/update_status_id.ts";
@@ -20,7 +23,10 @@ export const actions: Readonly<Record<string, Action>> = {
   get_lead_by_id,
   get_lead_by_legacy_id,
   get_leads,
+  get_purchases,
+  get_reward_events,
   lead_external,
+  refund_purchase,
   update_lead,
   update_status,
   update_status_id,

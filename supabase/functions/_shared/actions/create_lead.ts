@@ -5,5 +5,6 @@ import { uuid } from "../validation.ts";
 /** create_lead: a lead on a channel of the key's company, with its event, rewards and webhook. */
 export const create_lead = rpcAction("create_lead", {
   auth: true,
+  idempotent: true,
   schema: leadSchema({ channel_id: uuid("channel_id", { required: true }) }, { nullable: false }),
 });

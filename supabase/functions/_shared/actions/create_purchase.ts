@@ -21,5 +21,6 @@ export const createPurchaseSchema = z.object({
 /** create_purchase: records a purchase, its event and its rewards in one transaction. */
 export const create_purchase = rpcAction("create_purchase", {
   auth: true,
+  idempotent: true,
   schema: createPurchaseSchema,
 });

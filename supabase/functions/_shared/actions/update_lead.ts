@@ -6,6 +6,7 @@ import { uuid } from "../validation.ts";
 /** update_lead: a partial update of a lead's fields (null clears) and a property upsert. */
 export const update_lead = rpcAction("update_lead", {
   auth: true,
+  idempotent: true,
   schema: leadSchema({ lead_id: uuid("lead_id", { required: true }) }, { nullable: true }).superRefine(
     (args, ctx) => {
       const changes = LEAD_TEXT_FIELDS.some((name) => args[name] !== undefined) ||

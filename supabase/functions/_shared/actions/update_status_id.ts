@@ -7,6 +7,7 @@ const REQUIRED = { required: true, requiredMessage: "lead_id and status_id requi
 /** update_status_id: moves a lead to a status of its channel, by id. */
 export const update_status_id = rpcAction("update_status_id", {
   auth: true,
+  idempotent: true,
   schema: z.object({
     lead_id: uuid("lead_id", REQUIRED),
     status_id: uuid("status_id", REQUIRED).describe("A status id of the lead's channel"),

@@ -1,0 +1,28 @@
+import { sha256Hex } from "./hash.ts";
+
+/** What the SQL function `public.idempotent` needs besides the action and its arguments. */
+export interface Idempotency {
+  key: string;
+  fingerprint: string;
+}
+
+/** Whether an Idempotency-Key header value is acceptable: 1-255 printable ASCII characters. */
+export function isValidIdempotencyKey(key: string): boolean {
+  return /^[\x20-\x7e]{1,255}$/.test(key);
+}
+
+// JSON with object keys sorted at every level, so key order and whitespace of the request
+// never change the fingerprint.
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a < b ? -1 : 1);
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The request's fingerprint: SHA-256 of the action and its validated, canonicalised body. */
+export function fingerprint(action: string, args: Record<string, unknown>): Promise<string> {
+  return sha256Hex(canonicalJson({ action, args }));
+}

@@ -1,0 +1,190 @@
+import assert from "node:assert/strict";
+import { act, call, errorBody, ops, party, statusAndBody, testEnv, world, writtenFor } from "./helpers.ts";
+
+Deno.test("Idempotency-Key", async (t) => {
+  const env = testEnv();
+  const { sql, handler } = env;
+  const withKey = (key: string, idempotencyKey: string) => ({ key, headers: { "Idempotency-Key": idempotencyKey } });
+  try {
+    await t.step("a retry replays the stored status and body byte for byte and writes nothing", async () => {
+      const w = await world(sql);
+      await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "percentage", amount: "10" });
+      const body = { action: "create_purchase", lead_id: w.leadId, purchase_amount: "99.95" };
+      const first = await call(handler, body, withKey(w.receiving.key, "order-1"));
+      assert.equal(first.status, 200, first.text);
+      assert.equal(first.headers.get("idempotent-replayed"), null);
+      const again = await call(handler, body, withKey(w.receiving.key, "order-1"));
+      assert.equal(again.status, 200);
+      assert.equal(again.headers.get("idempotent-replayed"), "true");
+      assert.equal(again.text, first.text);
+      assert.deepEqual(await writtenFor(sql, w.leadId), { purchases: 1, events: 1, reward_events: 1 });
+      const [row] = await sql`select action, status from public.idempotency_keys where key = 'order-1'
+        and companies_id = ${w.receiving.id}`;
+      assert.deepEqual({ ...row }, { action: "create_purchase", status: 200 });
+    });
+
+    await t.step(
+      "the same request with keys in another order, other whitespace or an equal amount replays",
+      async () => {
+        const w = await world(sql);
+        const first = await call(handler, {
+          action: "create_purchase",
+          lead_id: w.leadId,
+          purchase_amount: 12500,
+          description: "x",
+        }, withKey(w.receiving.key, "order-2"));
+        const raw = `{ "description" : "x",\n "purchase_amount": 12500, "lead_id":"${w.leadId.toUpperCase()}",
+        "action": "create_purchase", "ignored": true }`;
+        const again = await call(handler, null, { raw, ...withKey(w.receiving.key, "order-2") });
+        assert.equal(again.headers.get("idempotent-replayed"), "true");
+        assert.equal(again.text, first.text);
+        assert.deepEqual(await writtenFor(sql, w.leadId), { purchases: 1, events: 1, reward_events: 0 });
+      },
+    );
+
+    await t.step("the same key with a different request answers 422 and writes nothing", async () => {
+      const w = await world(sql);
+      await call(
+        handler,
+        { action: "create_purchase", lead_id: w.leadId, purchase_amount: 10 },
+        withKey(w.receiving.key, "k"),
+      );
+      for (
+        const body of [
+          { action: "create_purchase", lead_id: w.leadId, purchase_amount: 11 },
+          { action: "create_purchase_custom", lead_id: w.leadId, purchase_amount: 10 },
+        ]
+      ) {
+        const reply = await call(handler, body, withKey(w.receiving.key, "k"));
+        assert.deepEqual(
+          statusAndBody(reply),
+          errorBody(reply, 422, "Idempotency-Key reused with a different request", "idempotency_key_reused"),
+        );
+      }
+      assert.deepEqual(await writtenFor(sql, w.leadId), { purchases: 1, events: 1, reward_events: 0 });
+    });
+
+    await t.step("a failed first attempt leaves nothing, so its retry runs once the cause is fixed", async () => {
+      const w = await world(sql);
+      const newcomer = await party(sql, "Newcomer");
+      const body = { action: "create_purchase", lead_id: w.leadId, purchase_amount: 5 };
+      const refused = await call(handler, body, withKey(newcomer.key, "retry-me"));
+      assert.equal(refused.status, 403);
+      const [claims] =
+        await sql`select count(*)::int as n from public.idempotency_keys where companies_id = ${newcomer.id}`;
+      assert.equal(claims.n, 0);
+      await sql`update public.channels set partner = ${newcomer.id} where id = ${w.channelId}`;
+      const retried = await call(handler, body, withKey(newcomer.key, "retry-me"));
+      assert.equal(retried.status, 200);
+      assert.equal(retried.headers.get("idempotent-replayed"), null);
+      assert.deepEqual(await writtenFor(sql, w.leadId), { purchases: 1, events: 1, reward_events: 0 });
+    });
+
+    await t.step("100 concurrent requests with one key write one purchase and all answer it", async () => {
+      const w = await world(sql);
+      await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "fixed", amount: "3" });
+      await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "percentage", amount: "5" });
+      const body = { action: "create_purchase", lead_id: w.leadId, purchase_amount: "200" };
+      const replies = await Promise.all(
+        Array.from({ length: 100 }, () => call(handler, body, withKey(w.receiving.key, "burst"))),
+      );
+      assert.deepEqual(replies.map((r) => r.status), Array(100).fill(200));
+      assert.equal(new Set(replies.map((r) => (r.body.purchase as { id: string }).id)).size, 1);
+      assert.equal(new Set(replies.map((r) => r.text)).size, 1);
+      assert.equal(replies.filter((r) => r.headers.get("idempotent-replayed") === "true").length, 99);
+      assert.deepEqual(await writtenFor(sql, w.leadId), { purchases: 1, events: 1, reward_events: 2 });
+    });
+
+    await t.step("keys are scoped to the company: two companies may use the same key", async () => {
+      const w = await world(sql);
+      for (const company of [w.receiving, w.referring]) {
+        const reply = await call(
+          handler,
+          { action: "create_purchase", lead_id: w.leadId },
+          withKey(company.key, "shared"),
+        );
+        assert.equal(reply.status, 200);
+        assert.equal(reply.headers.get("idempotent-replayed"), null);
+      }
+      assert.equal((await writtenFor(sql, w.leadId)).purchases, 2);
+    });
+
+    await t.step("keys expire after the retention window and are purged", async () => {
+      const w = await world(sql);
+      const body = { action: "create_purchase", lead_id: w.leadId };
+      await call(handler, body, withKey(w.receiving.key, "old"));
+      await call(handler, body, withKey(w.receiving.key, "fresh"));
+      await sql`update public.idempotency_keys set created_at = now() - interval '24 hours 1 minute'
+        where companies_id = ${w.receiving.id} and key = 'old'`;
+      const reused = await call(handler, body, withKey(w.receiving.key, "old"));
+      assert.equal(reused.headers.get("idempotent-replayed"), null, "an expired key runs again");
+      assert.equal((await writtenFor(sql, w.leadId)).purchases, 3);
+
+      await sql`update public.idempotency_keys set created_at = now() - interval '25 hours'
+        where companies_id = ${w.receiving.id} and key = 'old'`;
+      const [purged] = await sql`select internal.purge_idempotency_keys() as n`;
+      assert.ok(purged.n >= 1);
+      const keys =
+        await sql`select key from public.idempotency_keys where companies_id = ${w.receiving.id} order by key`;
+      assert.deepEqual(keys.map((k) => k.key), ["fresh"]);
+    });
+
+    await t.step("an invalid Idempotency-Key answers 400, after the API key check", async () => {
+      const w = await world(sql);
+      for (const value of ["x".repeat(256), "caf\u00e9", ""]) {
+        const reply = await call(
+          handler,
+          { action: "create_purchase", lead_id: w.leadId },
+          withKey(w.receiving.key, value),
+        );
+        assert.deepEqual(statusAndBody(reply), errorBody(reply, 400, "Invalid Idempotency-Key", "invalid_request"));
+      }
+      const badKey = await call(handler, { action: "create_purchase", lead_id: w.leadId }, withKey("sk_nope", ""));
+      assert.equal(badKey.status, 401);
+      assert.equal((await writtenFor(sql, w.leadId)).purchases, 0);
+      const longest = await call(
+        handler,
+        { action: "create_purchase", lead_id: w.leadId },
+        withKey(w.receiving.key, "k".repeat(255)),
+      );
+      assert.equal(longest.status, 200);
+    });
+
+    await t.step("every authenticated write action replays; reads ignore the header", async () => {
+      const w = await world(sql);
+      await ops.createStatus(sql, { channel: w.channelId, name: "Won" });
+      const made = await act(env, w.receiving.key, "create_purchase", { lead_id: w.leadId, purchase_amount: 100 });
+      const purchaseId = (made.body.purchase as { id: string }).id;
+      const writes: [string, Record<string, unknown>][] = [
+        ["create_lead", { channel_id: w.channelId, email: "i@example.com" }],
+        ["update_lead", { lead_id: w.leadId, notes: "n" }],
+        ["update_status", { lead_id: w.leadId, status: "Won" }],
+        ["update_status_id", { lead_id: w.leadId, status_id: w.statusId }],
+        ["create_purchase_custom", { lead_id: w.leadId, product_name: "p" }],
+        ["refund_purchase", { purchase_id: purchaseId, amount: 10 }],
+      ];
+      for (const [action, fields] of writes) {
+        const first = await call(handler, { action, ...fields }, withKey(w.receiving.key, `w-${action}`));
+        const again = await call(handler, { action, ...fields }, withKey(w.receiving.key, `w-${action}`));
+        assert.equal(first.status, 200, `${action}: ${first.text}`);
+        assert.deepEqual([again.headers.get("idempotent-replayed"), again.text], ["true", first.text], action);
+      }
+      const [counts] = await sql`
+        select (select count(*)::int from public.leads where channels_id = ${w.channelId}) as leads,
+          (select count(*)::int from public.events where channels_id = ${w.channelId} and category = 'status_change')
+            as status_changes,
+          (select count(*)::int from public.purchases where leads_id = ${w.leadId}) as purchases,
+          (select count(*)::int from public.refunds where purchases_id = ${purchaseId}) as refunds`;
+      assert.deepEqual({ ...counts }, { leads: 2, status_changes: 2, purchases: 2, refunds: 1 });
+
+      const read = await call(handler, { action: "get_leads", channel_id: w.channelId }, withKey(w.receiving.key, "r"));
+      assert.equal(read.status, 200);
+      assert.equal(read.headers.get("idempotent-replayed"), null);
+      const [readKeys] = await sql`select count(*)::int as n from public.idempotency_keys
+        where companies_id = ${w.receiving.id} and key = 'r'`;
+      assert.equal(readKeys.n, 0);
+    });
+  } finally {
+    await env.close();
+  }
+});
