@@ -55,6 +55,18 @@ const COMMANDS: Record<string, { usage: string; run: (sql: postgres.Sql, f: Flag
         webhookStatusUpdate: optional(f, "webhook-status-update"),
       }),
   },
+  "channel rotate-secret": {
+    usage: "--id CHANNEL_ID   (prints the new webhook_secret once)",
+    run: (sql, f) => ops.rotateWebhookSecret(sql, { id: required(f, "id") }),
+  },
+  "webhook list": {
+    usage: "--channel ID [--limit N]   (deliveries with their attempts, newest first)",
+    run: (sql, f) => ops.listDeliveries(sql, { channel: required(f, "channel"), limit: integer(f, "limit") }),
+  },
+  "webhook redeliver": {
+    usage: "--id DELIVERY_ID   (queues it for an immediate attempt)",
+    run: (sql, f) => ops.redeliver(sql, { id: required(f, "id") }),
+  },
   "status create": {
     usage: "--channel ID --name NAME [--order N] [--color HEX]",
     run: (sql, f) =>
@@ -135,6 +147,7 @@ const STRING_FLAGS = [
   "first-name",
   "last-name",
   "company-name",
+  "limit",
 ];
 
 function usage(): string {

@@ -3,6 +3,7 @@
 import type postgres from "postgres";
 import { Buffer } from "node:buffer";
 import { hashApiKey } from "../supabase/functions/_shared/api_key.ts";
+import { webhookUrlRefusal } from "../supabase/functions/_shared/webhook_url.ts";
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 type Row = Record<string, unknown>;
@@ -48,6 +49,11 @@ export async function createChannel(sql: Sql, o: {
   webhookNewLead?: string;
   webhookStatusUpdate?: string;
 }): Promise<Row> {
+  for (const url of [o.webhookNewLead, o.webhookStatusUpdate]) {
+    // Private addresses are refused at delivery time (unless allowed there); here only the form.
+    const refusal = url === undefined ? null : await webhookUrlRefusal(url, { allowPrivate: true });
+    if (refusal) throw new Error(`Webhook URL ${url} ${refusal}`);
+  }
   const [row] = await sql`
     insert into public.channels (title, creator, partner, referring_id, receiving_id, currency,
       no_auth_api, webhook_new_lead, webhook_status_update, webhook_secret)
@@ -134,5 +140,36 @@ export async function createLead(sql: Sql, o: {
       (select id from public.lead_status where channels_id = ${o.channel} order by "order", created_at limit 1),
       ${o.email ?? null}, ${o.firstName ?? null}, ${o.lastName ?? null}, ${o.companyName ?? null})
     returning *`;
+  return row;
+}
+
+/** Replaces a channel's webhook signing secret; the new one is returned here once. */
+export async function rotateWebhookSecret(sql: Sql, o: { id: string }): Promise<Row> {
+  const [row] = await sql`
+    update public.channels set webhook_secret = ${`whsec_${Buffer.from(randomBytes(24)).toString("base64")}`}
+    where id = ${o.id} returning id, webhook_secret`;
+  if (!row) throw new Error(`No channel with id ${o.id}`);
+  return row;
+}
+
+/** A channel's webhook deliveries, newest first, each with its attempts. */
+export async function listDeliveries(sql: Sql, o: { channel: string; limit?: number }): Promise<Row> {
+  const deliveries = await sql`
+    select d.id, d.created_at, d.type, d.url, d.events_id, d.status, d.attempts, d.next_attempt_at,
+      d.delivered_at, d.last_error,
+      coalesce((select json_agg(json_build_object('attempt', a.attempt, 'created_at', a.created_at,
+        'status_code', a.status_code, 'latency_ms', a.latency_ms, 'error', a.error) order by a.attempt, a.created_at)
+        from public.webhook_attempts a where a.webhook_deliveries_id = d.id), '[]') as attempt_log
+    from public.webhook_deliveries d where d.channels_id = ${o.channel}
+    order by d.created_at desc, d.id desc limit ${o.limit ?? 50}`;
+  return { deliveries };
+}
+
+/** Queues a delivery again for an immediate attempt, whatever its status. */
+export async function redeliver(sql: Sql, o: { id: string }): Promise<Row> {
+  const [row] = await sql`
+    update public.webhook_deliveries set status = 'pending', next_attempt_at = now(), delivered_at = null
+    where id = ${o.id} returning id, status, attempts, next_attempt_at`;
+  if (!row) throw new Error(`No webhook delivery with id ${o.id}`);
   return row;
 }

@@ -1,4 +1,4 @@
-// `deno task bench [--action create_purchase|get_leads] [--seconds 10] [--concurrency 16]`:
+// `deno task bench [--action create_purchase|get_leads|webhooks] [--seconds 10] [--concurrency 16]`:
 // throughput and latency over real HTTP. Starts `dev/serve.ts` as a separate process on the
 // configured database (DATABASE_URL, else the embedded one under DATA_DIR, fsync on), builds
 // its own fixtures, warms up, then keeps `concurrency` requests in flight for `seconds` and
@@ -7,9 +7,11 @@
 // and then with an Idempotency-Key (a fresh key per request), in the same run.
 // get_leads: a channel with 100,000 leads (two property values each); the first page and a
 // deep page (the cursor after lead 99,800).
+// webhooks: see bench_webhooks.ts (`--deliveries 5000 --batch 50`).
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import * as ops from "./admin_ops.ts";
+import { benchWebhooks } from "./bench_webhooks.ts";
 import { freePort } from "./cluster.ts";
 import { openDatabase } from "./database.ts";
 
@@ -19,14 +21,21 @@ const args = parseArgs({
     action: { type: "string", default: "create_purchase" },
     seconds: { type: "string", default: "10" },
     concurrency: { type: "string", default: "16" },
+    deliveries: { type: "string", default: "5000" },
+    batch: { type: "string", default: "50" },
   },
 });
 const action = args.values.action;
-if (action !== "create_purchase" && action !== "get_leads") throw new Error(`Unknown --action ${action}`);
+if (!["create_purchase", "get_leads", "webhooks"].includes(action)) throw new Error(`Unknown --action ${action}`);
 const seconds = Number(args.values.seconds);
 const concurrency = Number(args.values.concurrency);
 
 const database = await openDatabase();
+if (action === "webhooks") {
+  await benchWebhooks(database, Number(args.values.deliveries), Number(args.values.batch));
+  await database.stop();
+  Deno.exit(0);
+}
 const sql = postgres(database.url, { max: 1, onnotice: () => {} });
 const [referrer, receiver] = [
   await ops.createCompany(sql, { name: "Bench referrer" }),

@@ -6,15 +6,29 @@ import { openDatabase } from "./database.ts";
 import { ensureDemo } from "./demo.ts";
 import { createPostgresDb } from "../supabase/functions/_shared/db_postgres.ts";
 import { createHandler } from "../supabase/functions/_shared/handler.ts";
+import { createWebhookSweeper } from "../supabase/functions/_shared/webhooks.ts";
 
 const PATH = "/functions/v1/openapi-operations";
 const port = Number(Deno.env.get("PORT") ?? "8000");
 const database = await openDatabase();
 const db = createPostgresDb(database.url);
-const handler = createHandler({ db });
+// Webhooks to loopback or private addresses are refused unless WEBHOOK_ALLOW_PRIVATE_URLS=true
+// (for a receiver on this machine during development).
+const sweeper = createWebhookSweeper({ db, allowPrivateUrls: Deno.env.get("WEBHOOK_ALLOW_PRIVATE_URLS") === "true" });
+function sweepInBackground() {
+  sweeper.sweep().catch((error) => console.error(`webhook sweep failed: ${error}`));
+}
+const handler = createHandler({
+  db,
+  onWebhooksQueued: sweepInBackground,
+  sweep: { sweeper, secret: Deno.env.get("WEBHOOK_SWEEP_SECRET") },
+});
+// Retries come due while nothing else happens: sweep every 5 seconds.
+const sweepTimer = setInterval(sweepInBackground, 5_000);
 
 const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
-  if (new URL(req.url).pathname === PATH) return handler(req);
+  const path = new URL(req.url).pathname;
+  if (path === PATH || path === `${PATH}/sweep-webhooks`) return handler(req);
   return Response.json({ error: "Not found", code: "not_found" }, { status: 404 });
 });
 
@@ -55,6 +69,7 @@ const purgeTimer = setInterval(purgeIdempotencyKeys, 60 * 60 * 1000);
 
 async function shutdown() {
   clearInterval(purgeTimer);
+  clearInterval(sweepTimer);
   await purgeSql.end();
   await server.shutdown();
   await db.close();

@@ -1,7 +1,9 @@
 // `deno task test`: runs the whole suite against a real, freshly migrated PostgreSQL.
 // With DATABASE_URL, a throwaway database is created on that server and dropped after;
 // without it, a throwaway embedded PostgreSQL 17 cluster is started and removed.
-// Extra arguments are passed to `deno test` (e.g. a file or --filter).
+// Extra arguments are passed to `deno test` (e.g. a file or --filter). Test files run one
+// after another: the webhook sweeper tests claim due deliveries of the whole database, which
+// must not race other files' assertions on the outbox.
 import postgres from "postgres";
 import { join } from "node:path";
 import { startCluster } from "./cluster.ts";
@@ -43,7 +45,7 @@ try {
   await migrate(sql);
   await sql.end();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["test", "--allow-all", "--parallel", ...(Deno.args.length ? Deno.args : ["tests/"])],
+    args: ["test", "--allow-all", ...(Deno.args.length ? Deno.args : ["tests/"])],
     env: { DATABASE_URL: database.url },
     stdin: "null",
   }).spawn();

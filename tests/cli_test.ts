@@ -47,11 +47,11 @@ Deno.test("deno task admin", async (t) => {
         "EUR",
         "--public",
         "--webhook-new-lead",
-        "https://example.com/hook",
+        "http://127.0.0.1:1/hook",
       )).json;
       assert.deepEqual(
         [channel.currency, channel.no_auth_api, channel.webhook_new_lead, channel.referring_id],
-        ["EUR", true, "https://example.com/hook", other.id],
+        ["EUR", true, "http://127.0.0.1:1/hook", other.id],
       );
       assert.match(channel.webhook_secret, /^whsec_/);
       const status = (await admin("status", "create", "--channel", channel.id, "--name", "New", "--color", "#fff"))
@@ -83,6 +83,43 @@ Deno.test("deno task admin", async (t) => {
       assert.deepEqual([trigger.amount, trigger.status, trigger.lead_status_id], ["12.50", "Inactive", won.id]);
       const lead = (await admin("lead", "create", "--channel", channel.id, "--email", "x@example.com")).json;
       assert.deepEqual([lead.lead_status_id, lead.email], [status.id, "x@example.com"]);
+
+      const rotated = (await admin("channel", "rotate-secret", "--id", channel.id)).json;
+      assert.equal(rotated.id, channel.id);
+      assert.match(rotated.webhook_secret, /^whsec_/);
+      assert.notEqual(rotated.webhook_secret, channel.webhook_secret);
+      const [event] = await sql`insert into public.events (category, channels_id, leads_id)
+        values ('new_lead', ${channel.id}, ${lead.id}) returning id`;
+      const [delivery] =
+        await sql`insert into public.webhook_deliveries (channels_id, events_id, type, url, payload, status)
+        values (${channel.id}, ${event.id}, 'lead.created', 'http://127.0.0.1:1/hook', '{}', 'failed') returning id`;
+      await sql`insert into public.webhook_attempts (webhook_deliveries_id, attempt, status_code, latency_ms)
+        values (${delivery.id}, 1, 500, 12)`;
+      const listed = (await admin("webhook", "list", "--channel", channel.id)).json;
+      assert.deepEqual(
+        listed.deliveries.map((
+          d: { id: string; status: string; attempt_log: unknown[] },
+        ) => [d.id, d.status, d.attempt_log.length]),
+        [[delivery.id, "failed", 1]],
+      );
+      const again = (await admin("webhook", "redeliver", "--id", delivery.id)).json;
+      assert.deepEqual([again.id, again.status], [delivery.id, "pending"]);
+      const badUrl = await admin(
+        "channel",
+        "create",
+        "--title",
+        "x",
+        "--creator",
+        company.json.id,
+        "--referring",
+        other.id,
+        "--receiving",
+        company.json.id,
+        "--webhook-new-lead",
+        "ftp://127.0.0.1/x",
+      );
+      assert.equal(badUrl.code, 1);
+      assert.match(badUrl.stderr, /only http and https URLs are allowed/);
 
       const revoked = await admin("key", "revoke", "--id", key.json.id);
       assert.equal(revoked.code, 0);

@@ -174,7 +174,7 @@ Deno.test("create_lead and lead_external", async (t) => {
       const w = await world(sql);
       const plain = await act(env, w.receiving.key, "create_lead", { channel_id: w.channelId });
       assert.equal((await leadEffects(sql, (plain.body.lead as { id: string }).id)).webhooks, 0);
-      await sql`update public.channels set webhook_new_lead = 'https://hooks.example.com/new' where id = ${w.channelId}`;
+      await sql`update public.channels set webhook_new_lead = 'http://127.0.0.1:1/new' where id = ${w.channelId}`;
       const hooked = await act(env, w.receiving.key, "create_lead", {
         channel_id: w.channelId,
         email: "h@example.com",
@@ -185,7 +185,7 @@ Deno.test("create_lead and lead_external", async (t) => {
       assert.equal(rows.length, 1);
       assert.deepEqual(
         [rows[0].type, rows[0].url, rows[0].status, rows[0].attempts, rows[0].channels_id],
-        ["lead.created", "https://hooks.example.com/new", "pending", 0, w.channelId],
+        ["lead.created", "http://127.0.0.1:1/new", "pending", 0, w.channelId],
       );
       assert.deepEqual(rows[0].payload, {
         type: "lead.created",
@@ -199,7 +199,7 @@ Deno.test("create_lead and lead_external", async (t) => {
       "lead_external takes the channel id or public uuid, without a key, and pays new_lead rewards",
       async () => {
         const w = await world(sql);
-        await sql`update public.channels set no_auth_api = true, webhook_new_lead = 'https://hooks.example.com/x'
+        await sql`update public.channels set no_auth_api = true, webhook_new_lead = 'http://127.0.0.1:1/x'
         where id = ${w.channelId}`;
         const trigger = await ops.createTrigger(sql, {
           channel: w.channelId,

@@ -7,8 +7,8 @@ Deno.test("update_lead", async (t) => {
   try {
     await t.step("updates only the fields sent, clears those sent as null, and upserts properties", async () => {
       const w = await world(sql);
-      await sql`update public.channels set webhook_new_lead = 'https://h.example.com/n',
-        webhook_status_update = 'https://h.example.com/s' where id = ${w.channelId}`;
+      await sql`update public.channels set webhook_new_lead = 'http://127.0.0.1:1/n',
+        webhook_status_update = 'http://127.0.0.1:1/s' where id = ${w.channelId}`;
       await ops.createTrigger(sql, { channel: w.channelId, on: "new_lead", reward: "fixed", amount: "1" });
       const size = await ops.createProperty(sql, { channel: w.channelId, name: "Size" });
       const tier = await ops.createProperty(sql, { channel: w.channelId, name: "Tier" });

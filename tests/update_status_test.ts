@@ -60,7 +60,7 @@ Deno.test("update_status and update_status_id", async (t) => {
 
     await t.step("setting the current status again is a 200 no-op that writes nothing", async () => {
       const w = await world(sql);
-      await sql`update public.channels set webhook_status_update = 'https://h.example.com/s' where id = ${w.channelId}`;
+      await sql`update public.channels set webhook_status_update = 'http://127.0.0.1:1/s' where id = ${w.channelId}`;
       await ops.createTrigger(sql, {
         channel: w.channelId,
         on: "status_change",
@@ -164,14 +164,14 @@ Deno.test("update_status and update_status_id", async (t) => {
     await t.step("a channel with webhook_status_update queues a lead.status_updated delivery", async () => {
       const w = await world(sql);
       await ops.createStatus(sql, { channel: w.channelId, name: "Won" });
-      await sql`update public.channels set webhook_status_update = 'https://h.example.com/s' where id = ${w.channelId}`;
+      await sql`update public.channels set webhook_status_update = 'http://127.0.0.1:1/s' where id = ${w.channelId}`;
       await act(env, w.receiving.key, "update_status", { lead_id: w.leadId, status: "Won" });
       const [event] = await sql`select id, created_at from public.events where leads_id = ${w.leadId}`;
       const [delivery] = await sql`select * from public.webhook_deliveries where events_id = ${event.id}`;
       const full = await act(env, w.receiving.key, "get_lead_by_id", { lead_id: w.leadId });
       assert.deepEqual([delivery.type, delivery.url, delivery.status], [
         "lead.status_updated",
-        "https://h.example.com/s",
+        "http://127.0.0.1:1/s",
         "pending",
       ]);
       assert.deepEqual(delivery.payload, {

@@ -20,6 +20,8 @@ export interface ActionResult {
 export interface Action {
   auth: boolean;
   idempotent: boolean;
+  /** Whether a success may have queued webhook deliveries, to be delivered after the response. */
+  queuesWebhooks?: boolean;
   schema: z.ZodType<Record<string, unknown>, z.ZodTypeDef, unknown>;
   run(ctx: ActionContext): Promise<ActionResult>;
 }
@@ -32,7 +34,7 @@ export interface Action {
  */
 export function rpcAction(
   name: string,
-  options: { auth: boolean; idempotent: boolean; schema: Action["schema"] },
+  options: Pick<Action, "auth" | "idempotent" | "queuesWebhooks" | "schema">,
 ): Action {
   return {
     ...options,

@@ -1,5 +1,5 @@
 /** Arguments of a Postgres function, by parameter name. */
-export type RpcArgs = Record<string, string | Record<string, unknown> | null>;
+export type RpcArgs = Record<string, string | number | Record<string, unknown> | null>;
 
 /**
  * The database as the API sees it: one call of one SQL function per request.

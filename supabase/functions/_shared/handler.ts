@@ -4,6 +4,8 @@ import type { Db } from "./db.ts";
 import { ApiError } from "./errors.ts";
 import { fingerprint, isValidIdempotencyKey } from "./idempotency.ts";
 import type { ActionResult } from "./action.ts";
+import { sha256Hex } from "./hash.ts";
+import type { Sweeper } from "./webhooks.ts";
 import { actions as defaultActions } from "./registry.ts";
 
 /** Largest accepted request body. */
@@ -22,6 +24,10 @@ export interface HandlerDeps {
   actions?: Readonly<Record<string, Action>>;
   /** Receives unexpected errors (the 500s) with their request id; default console.error. */
   logError?: (requestId: string, error: unknown) => void;
+  /** Called after a successful action that may have queued webhooks: start delivering them without delaying the response. */
+  onWebhooksQueued?: () => void;
+  /** The webhook sweep endpoint (`POST …/sweep-webhooks` with `Authorization: Bearer <secret>`), for a scheduler. */
+  sweep?: { sweeper: Sweeper; secret: string | undefined };
 }
 
 function requestIdOf(req: Request): string {
@@ -111,6 +117,21 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
     throw error;
   }
 
+  async function sweepWebhooks(req: Request, headers: Record<string, string>): Promise<Response> {
+    const given = req.headers.get("authorization") ?? "";
+    const secret = deps.sweep?.secret;
+    const authorized = req.method === "POST" && !!secret &&
+      await sha256Hex(given) === await sha256Hex(`Bearer ${secret}`);
+    if (!authorized) {
+      return json(401, {
+        error: "Invalid sweep secret",
+        code: "invalid_sweep_secret",
+        request_id: headers["X-Request-Id"],
+      }, headers);
+    }
+    return json(200, await deps.sweep!.sweeper.sweep(), headers);
+  }
+
   async function dispatch(req: Request): Promise<ActionResult> {
     const body = parseObject(await readBody(req));
     const action = findAction(actions, body.action);
@@ -127,13 +148,23 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
     const idempotency = idempotencyKey
       ? { key: idempotencyKey, fingerprint: await fingerprint(body.action as string, args) }
       : null;
-    return await action.run({ db: deps.db, keyHash, args, idempotency });
+    const result = await action.run({ db: deps.db, keyHash, args, idempotency });
+    if (action.queuesWebhooks && !result.replayed) deps.onWebhooksQueued?.();
+    return result;
   }
 
   return async function handler(req: Request): Promise<Response> {
     const requestId = requestIdOf(req);
     const headers = { "X-Request-Id": requestId };
     if (req.method === "OPTIONS") return json(204, null, headers);
+    if (deps.sweep && new URL(req.url).pathname.endsWith("/sweep-webhooks")) {
+      try {
+        return await sweepWebhooks(req, headers);
+      } catch (error) {
+        logError(requestId, error);
+        return json(500, { error: "Internal server error", code: "internal_error", request_id: requestId }, headers);
+      }
+    }
     if (req.method !== "POST") {
       return json(405, { error: "Method not allowed", code: "method_not_allowed", request_id: requestId }, {
         ...headers,

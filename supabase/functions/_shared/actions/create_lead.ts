@@ -6,5 +6,6 @@ import { uuid } from "../validation.ts";
 export const create_lead = rpcAction("create_lead", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: leadSchema({ channel_id: uuid("channel_id", { required: true }) }, { nullable: false }),
 });

@@ -8,6 +8,7 @@ const REQUIRED = { required: true, requiredMessage: "lead_id and status required
 export const update_status = rpcAction("update_status", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: z.object({
     lead_id: uuid("lead_id", REQUIRED),
     status: text("status", REQUIRED).describe("A status name of the lead's channel"),

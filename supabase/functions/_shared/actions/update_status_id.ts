@@ -8,6 +8,7 @@ const REQUIRED = { required: true, requiredMessage: "lead_id and status_id requi
 export const update_status_id = rpcAction("update_status_id", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: z.object({
     lead_id: uuid("lead_id", REQUIRED),
     status_id: uuid("status_id", REQUIRED).describe("A status id of the lead's channel"),

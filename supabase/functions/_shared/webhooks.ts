@@ -1,0 +1,145 @@
+// Webhook delivery after commit: sweepers claim due rows of the outbox
+// (public.webhook_deliveries) with a lease, POST them signed in the Standard Webhooks format,
+// and record every attempt; failures are retried with exponential backoff and jitter until
+// the retry window (24 h) ends. Delivery is at-least-once: receivers deduplicate on
+// Webhook-Id, which is the event id and stays the same across retries.
+import { Webhook } from "standardwebhooks";
+import type { Db } from "./db.ts";
+import { type Resolver, webhookUrlRefusal } from "./webhook_url.ts";
+
+/** Tuning of a sweeper; the defaults are the production values. */
+export interface SweeperOptions {
+  db: Db;
+  fetch?: typeof fetch;
+  /** Allow loopback and private addresses (local development and tests only). */
+  allowPrivateUrls?: boolean;
+  resolve?: Resolver;
+  /** Per-attempt timeout; default 10 s. */
+  timeoutMs?: number;
+  /** Delay before the first retry, doubled each attempt; default 5 s. */
+  baseDelayMs?: number;
+  /** Longest delay between attempts; default 1 h. */
+  maxDelayMs?: number;
+  /** Rows claimed per round; default 50. */
+  batchSize?: number;
+  /** How long a claim is held before another sweeper may retake it; default 60 s (over the timeout). */
+  leaseSeconds?: number;
+  /** Source of jitter, in [0, 1); default Math.random. */
+  random?: () => number;
+}
+
+/** What a sweep did. */
+export interface SweepResult {
+  claimed: number;
+  delivered: number;
+  retrying: number;
+  failed: number;
+}
+
+interface Claimed {
+  id: string;
+  event_id: string;
+  url: string;
+  payload: unknown;
+  secret: string | null;
+  attempt: number;
+}
+
+/** A webhook sweeper. */
+export interface Sweeper {
+  /** Claims and delivers one batch. */
+  sweepOnce(): Promise<SweepResult>;
+  /** Sweeps batches until none is full, at most `maxRounds` (default 20). */
+  sweep(maxRounds?: number): Promise<SweepResult>;
+}
+
+/** Builds a sweeper over the API's database adapter. */
+export function createWebhookSweeper(options: SweeperOptions): Sweeper {
+  const send = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const baseDelayMs = options.baseDelayMs ?? 5_000;
+  const maxDelayMs = options.maxDelayMs ?? 60 * 60 * 1000;
+  const batchSize = options.batchSize ?? 50;
+  const random = options.random ?? Math.random;
+
+  function retryDelay(attempt: number): number {
+    const delay = Math.min(baseDelayMs * 2 ** (attempt - 1), maxDelayMs);
+    return Math.round(delay * (0.8 + 0.4 * random()));
+  }
+
+  // One attempt: returns the delivery's status afterwards.
+  async function deliver(d: Claimed): Promise<string> {
+    let statusCode: number | null = null;
+    let error: string | null = null;
+    let retry = true;
+    const started = performance.now();
+    const refusal = await webhookUrlRefusal(d.url, {
+      allowPrivate: options.allowPrivateUrls ?? false,
+      resolve: options.resolve,
+    });
+    if (refusal || !d.secret) {
+      error = refusal ?? "refused: the channel has no webhook secret";
+      retry = false;
+    } else {
+      const body = JSON.stringify(d.payload);
+      const timestamp = new Date();
+      try {
+        const res = await send(d.url, {
+          method: "POST",
+          redirect: "manual",
+          signal: AbortSignal.timeout(timeoutMs),
+          headers: {
+            "Content-Type": "application/json",
+            "User-Agent": "openapi-operations-webhooks",
+            "Webhook-Id": d.event_id,
+            "Webhook-Timestamp": String(Math.floor(timestamp.getTime() / 1000)),
+            "Webhook-Signature": new Webhook(d.secret).sign(d.event_id, timestamp, body),
+          },
+          body,
+        });
+        statusCode = res.status;
+        await res.body?.cancel();
+      } catch (e) {
+        error = (e as Error).name === "TimeoutError"
+          ? `timeout after ${timeoutMs} ms`
+          : `connection error: ${(e as Error).message}`;
+      }
+    }
+    const delivered = statusCode !== null && statusCode >= 200 && statusCode < 300;
+    const result = await options.db.rpc("record_webhook_attempt", {
+      delivery_id: d.id,
+      attempt: d.attempt,
+      status_code: statusCode,
+      latency_ms: Math.round(performance.now() - started),
+      error,
+      retry_in_ms: delivered || !retry ? null : retryDelay(d.attempt),
+    }) as { status: string };
+    return result.status;
+  }
+
+  async function sweepOnce(): Promise<SweepResult> {
+    const claimed = await options.db.rpc("claim_webhook_deliveries", {
+      batch_size: batchSize,
+      lease_seconds: options.leaseSeconds ?? 60,
+    }) as Claimed[];
+    const statuses = await Promise.all(claimed.map(deliver));
+    return {
+      claimed: claimed.length,
+      delivered: statuses.filter((s) => s === "delivered").length,
+      retrying: statuses.filter((s) => s === "pending").length,
+      failed: statuses.filter((s) => s === "failed").length,
+    };
+  }
+
+  async function sweep(maxRounds = 20): Promise<SweepResult> {
+    const total: SweepResult = { claimed: 0, delivered: 0, retrying: 0, failed: 0 };
+    for (let round = 0; round < maxRounds; round++) {
+      const result = await sweepOnce();
+      for (const key of Object.keys(total) as (keyof SweepResult)[]) total[key] += result[key];
+      if (result.claimed < batchSize) break;
+    }
+    return total;
+  }
+
+  return { sweepOnce, sweep };
+}
