@@ -139,7 +139,8 @@ revoke execute on function internal.channel_json(public.channels) from public;
 
 -- internal.encode_cursor(created_at, id) / internal.decode_cursor(cursor): the opaque paging
 -- cursor of listings ordered newest first: base64url of "<created_at in µs>|<id>".
--- A cursor that does not decode answers 400 "cursor is invalid".
+-- No cursor (null or "") decodes to nulls: the first page. A cursor that does not decode
+-- answers 400 "cursor is invalid".
 create function internal.encode_cursor(created_at timestamptz, id uuid)
 returns text
 language plpgsql
@@ -164,6 +165,9 @@ declare
   v_text text;
   v_padded text := translate(cursor, '-_', '+/');
 begin
+  if coalesce(cursor, '') = '' then
+    return;
+  end if;
   v_padded := v_padded || repeat('=', (4 - length(v_padded) % 4) % 4);
   v_text := convert_from(decode(v_padded, 'base64'), 'UTF8');
   created_at := split_part(v_text, '|', 1)::timestamptz;
@@ -419,9 +423,7 @@ declare
   v_times timestamptz[];
   v_ids uuid[];
 begin
-  if coalesce(args ->> 'cursor', '') <> '' then
-    select d.created_at, d.id into v_after_created_at, v_after_id from internal.decode_cursor(args ->> 'cursor') d;
-  end if;
+  select d.created_at, d.id into v_after_created_at, v_after_id from internal.decode_cursor(args ->> 'cursor') d;
   -- One row more than the page tells whether there is a next page.
   select array_agg(p.lead order by p.created_at desc, p.id desc),
     array_agg(p.created_at order by p.created_at desc, p.id desc),

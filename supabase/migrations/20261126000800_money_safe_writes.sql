@@ -243,9 +243,7 @@ begin
   if v_channel_id is not null then
     perform internal.accessible_channel(v_company, v_channel_id);
   end if;
-  if coalesce(args ->> 'cursor', '') <> '' then
-    select d.created_at, d.id into v_after_created_at, v_after_id from internal.decode_cursor(args ->> 'cursor') d;
-  end if;
+  select d.created_at, d.id into v_after_created_at, v_after_id from internal.decode_cursor(args ->> 'cursor') d;
   select array_agg(internal.purchase_json(p, true) order by p.created_at desc, p.id desc),
     array_agg(p.created_at order by p.created_at desc, p.id desc),
     array_agg(p.id order by p.created_at desc, p.id desc)
@@ -286,9 +284,7 @@ declare
   v_times timestamptz[];
   v_ids uuid[];
 begin
-  if coalesce(args ->> 'cursor', '') <> '' then
-    select d.created_at, d.id into v_after_created_at, v_after_id from internal.decode_cursor(args ->> 'cursor') d;
-  end if;
+  select d.created_at, d.id into v_after_created_at, v_after_id from internal.decode_cursor(args ->> 'cursor') d;
   select array_agg(internal.reward_event_json(r, true) order by r.created_at desc, r.id desc),
     array_agg(r.created_at order by r.created_at desc, r.id desc),
     array_agg(r.id order by r.created_at desc, r.id desc)
