@@ -35,7 +35,7 @@ Deno.test("create_lead and lead_external", async (t) => {
           channel: w.channelId,
           on: "new_lead",
           reward: "fixed",
-          amount: "5",
+          amount: "5.00",
         });
         await ops.createTrigger(sql, { channel: w.channelId, on: "new_lead", reward: "percentage", amount: "10" });
         await ops.createTrigger(sql, {
@@ -54,7 +54,7 @@ Deno.test("create_lead and lead_external", async (t) => {
         from public.reward_events r join public.events e on e.id = r.events_id where r.leads_id = ${leadId}`;
         assert.deepEqual(rewards.map((r) => ({ ...r })), [{
           reward_triggers_id: fixed.id,
-          amount: "5",
+          amount: "5.00",
           beneficiary_companies_id: w.referring.id,
           purchases_id: null,
           category: "new_lead",

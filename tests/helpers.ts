@@ -111,8 +111,11 @@ export interface World {
   productId: string;
 }
 
-/** Builds a fresh World; every id in it is new, so tests never share rows. */
-export async function world(sql: postgres.Sql, options: { currency?: string } = {}): Promise<World> {
+/** Builds a fresh World; every id in it is new, so tests never share rows. With `partner: false` the channel has no partner (the role is null). */
+export async function world(
+  sql: postgres.Sql,
+  options: { currency?: string; partner?: boolean } = {},
+): Promise<World> {
   const [creator, referring, receiving, partner, outsider] = await Promise.all(
     ["Creator", "Referrer", "Receiver", "Partner", "Outsider"].map((name) => party(sql, name)),
   );
@@ -121,7 +124,7 @@ export async function world(sql: postgres.Sql, options: { currency?: string } = 
     creator: creator.id,
     referring: referring.id,
     receiving: receiving.id,
-    partner: partner.id,
+    partner: options.partner === false ? undefined : partner.id,
     currency: options.currency,
   });
   const channelId = channel.id as string;

@@ -2,11 +2,19 @@ import assert from "node:assert/strict";
 import { act, testEnv, world } from "./helpers.ts";
 import { actions } from "../supabase/functions/_shared/registry.ts";
 
-Deno.test("tenant isolation: an outsider gets 403 for every action on every id of a channel it is not in", async () => {
+Deno.test("tenant isolation: an outsider gets 403 for every action on every id of a channel it is not in", async (t) => {
   const env = testEnv();
   const { sql } = env;
   try {
-    const w = await world(sql);
+    for (const partner of [true, false]) {
+      await t.step(partner ? "channel with all four roles" : "channel without a partner", () => isolated(partner));
+    }
+  } finally {
+    await env.close();
+  }
+
+  async function isolated(partner: boolean) {
+    const w = await world(sql, { partner });
     const [lead] = await sql`select legacy_id from public.leads where id = ${w.leadId}`;
     const leadCalls: [string, Record<string, unknown>][] = [
       ["get_lead_by_id", { lead_id: w.leadId }],
@@ -51,7 +59,5 @@ Deno.test("tenant isolation: an outsider gets 403 for every action on every id o
         (select count(*)::int from public.leads where channels_id = ${w.channelId}) as leads,
         (select count(*)::int from public.refunds where purchases_id = ${purchaseId}) as refunds`;
     assert.deepEqual({ ...writes }, { events: 1, leads: 1, refunds: 0 }, "only the receiver's own purchase event");
-  } finally {
-    await env.close();
   }
 });

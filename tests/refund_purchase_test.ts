@@ -150,7 +150,7 @@ Deno.test("refund_purchase", async (t) => {
       const refund = await act(env, w.receiving.key, "refund_purchase", { purchase_id: purchaseId });
       assert.equal(refund.status, 200);
       assert.equal((refund.body.refund as Record<string, unknown>).amount, 0);
-      assert.equal(await rewardSum(sql, purchaseId), "0");
+      assert.equal(await rewardSum(sql, purchaseId), "0.00");
       const again = await act(env, w.receiving.key, "refund_purchase", { purchase_id: purchaseId });
       assert.equal(again.status, 400);
     });

@@ -49,7 +49,7 @@ Deno.test("create_purchase rewards", async (t) => {
         status: "pending",
       };
       assert.deepEqual(await rewardsOf(sql, id), [
-        { ...common, reward_triggers_id: fixed.id, amount: "50", reward_type: "fixed", rate: null },
+        { ...common, reward_triggers_id: fixed.id, amount: "50.00", reward_type: "fixed", rate: null },
         { ...common, reward_triggers_id: pct.id, amount: "1250.00", reward_type: "percentage", rate: "10" },
       ]);
       // The response explains the same rewards.
@@ -106,6 +106,22 @@ Deno.test("create_purchase rewards", async (t) => {
       }
     });
 
+    await t.step("percentages of amounts with many decimals round once, exactly", async () => {
+      // 1 % of 999999999900.499999995 is 9999999999.00499999995: 9999999999.00, where a
+      // division by 100 rounded before round() would give 9999999999.01.
+      const w = await world(sql);
+      await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "percentage", amount: "1" });
+      const id = await purchase(w.receiving.key, { lead_id: w.leadId, purchase_amount: "999999999900.499999995" });
+      assert.deepEqual((await rewardsOf(sql, id)).map((r) => r.amount), ["9999999999.00"]);
+    });
+
+    await t.step("fixed rewards are paid in the currency's minor units", async () => {
+      const w = await world(sql, { currency: "JPY" });
+      await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "fixed", amount: "100.5" });
+      const id = await purchase(w.receiving.key, { lead_id: w.leadId });
+      assert.deepEqual((await rewardsOf(sql, id)).map((r) => r.amount), ["101"]);
+    });
+
     await t.step("a zero or missing amount fires fixed rewards and no percentage reward", async () => {
       for (const amount of [0, "0", undefined]) {
         const w = await world(sql);
@@ -118,7 +134,7 @@ Deno.test("create_purchase rewards", async (t) => {
         await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "percentage", amount: "10" });
         const id = await purchase(w.receiving.key, { lead_id: w.leadId, purchase_amount: amount });
         const rewards = await rewardsOf(sql, id);
-        assert.deepEqual(rewards.map((r) => [r.reward_triggers_id, r.amount]), [[fixed.id, "7.5"]], String(amount));
+        assert.deepEqual(rewards.map((r) => [r.reward_triggers_id, r.amount]), [[fixed.id, "7.50"]], String(amount));
       }
     });
 

@@ -135,7 +135,7 @@ Deno.test("update_status and update_status_id", async (t) => {
         }
         const rewards =
           await sql`select reward_triggers_id, amount::text from public.reward_events where leads_id = ${w.leadId}`;
-        assert.deepEqual(rewards.map((r) => [r.reward_triggers_id, r.amount]), [[fires.id, "50"]]);
+        assert.deepEqual(rewards.map((r) => [r.reward_triggers_id, r.amount]), [[fires.id, "50.00"]]);
         assert.equal((await leadEffects(sql, w.leadId)).status_events, 3, "Won, New, Won; the last Won is a no-op");
       },
     );

@@ -31,7 +31,9 @@ immutable
 set search_path = ''
 as $$
 begin
-  return company in (channel.creator, channel.partner, channel.referring_id, channel.receiving_id);
+  -- "in" over a list with a null role (a channel without partner) would be null, not false.
+  return coalesce(company = any (array[channel.creator, channel.partner, channel.referring_id, channel.receiving_id]),
+    false);
 end;
 $$;
 revoke execute on function internal.can_access(public.channels, uuid) from public;
@@ -60,9 +62,10 @@ end;
 $$;
 revoke execute on function internal.lead_channel(uuid, uuid) from public;
 
--- internal.reward_amount(reward_type, amount, base, minor_units): what a trigger pays.
--- fixed: the trigger's amount. percentage: base × amount / 100, rounded half away from
--- zero (numeric round) to the currency's minor units; a missing base counts as 0.
+-- internal.reward_amount(reward_type, amount, base, minor_units): what a trigger pays, in the
+-- currency's minor units, rounded half away from zero (numeric round). fixed: the trigger's
+-- amount. percentage: base × amount × 0.01 (a multiplication, exact in numeric, where a
+-- division by 100 would round first); a missing base counts as 0.
 create function internal.reward_amount(reward_type text, amount numeric, base numeric, minor_units integer)
 returns numeric
 language plpgsql
@@ -70,10 +73,7 @@ immutable
 set search_path = ''
 as $$
 begin
-  return case reward_type
-    when 'fixed' then amount
-    else round(coalesce(base, 0) * amount / 100, minor_units)
-  end;
+  return round(case reward_type when 'fixed' then amount else coalesce(base, 0) * amount * 0.01 end, minor_units);
 end;
 $$;
 revoke execute on function internal.reward_amount(text, numeric, numeric, integer) from public;

@@ -26,8 +26,9 @@ $$;
 revoke execute on function internal.accessible_channel(uuid, uuid) from public;
 
 -- internal.accessible_lead(company, lead_id, lock): a lead on a channel the company may act
--- on, else 403 "Lead not accessible". With lock, the row is locked for update, which
--- serialises concurrent writers of the same lead.
+-- on, else 403 "Lead not accessible". With lock, the row is then locked for update, which
+-- serialises concurrent writers of the same lead; access is checked first, so no one can
+-- lock (or time) a lead they may not see.
 create function internal.accessible_lead(company uuid, lead_id uuid, lock boolean)
 returns public.leads
 language plpgsql
@@ -36,15 +37,14 @@ as $$
 declare
   v_lead public.leads;
 begin
-  if lock then
-    select l.* into v_lead from public.leads l where l.id = accessible_lead.lead_id for update;
-  else
-    select l.* into v_lead from public.leads l where l.id = accessible_lead.lead_id;
-  end if;
-  if v_lead.id is null or not internal.can_access(
-    (select c from public.channels c where c.id = v_lead.channels_id), company
-  ) then
+  select l.* into v_lead from public.leads l
+  join public.channels c on c.id = l.channels_id
+  where l.id = accessible_lead.lead_id and internal.can_access(c, company);
+  if v_lead.id is null then
     perform internal.fail(403, 'lead_not_accessible', 'Lead not accessible');
+  end if;
+  if lock then
+    select l.* into v_lead from public.leads l where l.id = v_lead.id for update;
   end if;
   return v_lead;
 end;

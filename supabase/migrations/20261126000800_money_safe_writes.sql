@@ -120,7 +120,8 @@ begin
   create extension if not exists pg_cron;
   perform cron.schedule('purge-idempotency-keys', '17 * * * *', 'select internal.purge_idempotency_keys()');
 exception
-  when others then
+  -- Not installed (no control file), not preloaded, or not supported here.
+  when undefined_file or object_not_in_prerequisite_state or feature_not_supported then
     raise notice 'pg_cron not available, idempotency keys are purged by the server: %', sqlerrm;
 end;
 $$;
@@ -132,7 +133,7 @@ $$;
 -- public.refund_purchase(key_hash, args): records a refund of a purchase and reverses its
 -- rewards. args: purchase_id (required), amount (default: all that is not yet refunded),
 -- reason. Percentage rewards are reversed in proportion to the refunded amount, computed on
--- the cumulative refund (round(rate × refunded so far / 100) minus what earlier refunds
+-- the cumulative refund (round(rate × refunded so far × 0.01) minus what earlier refunds
 -- reversed), so the reversals of a full refund add up to exactly the original reward; fixed
 -- rewards are reversed when the purchase becomes fully refunded. The purchase row is locked,
 -- so concurrent refunds never exceed its amount. Returns {"refund": {...}, "reward_events": [...]}.
@@ -181,8 +182,8 @@ begin
 
   with reversal as (
     select o.*, case o.reward_type
-        when 'percentage' then round(o.rate * (v_refunded + v_amount) / 100, cur.minor_units)
-          - round(o.rate * v_refunded / 100, cur.minor_units)
+        when 'percentage' then round(o.rate * (v_refunded + v_amount) * 0.01, cur.minor_units)
+          - round(o.rate * v_refunded * 0.01, cur.minor_units)
         else o.amount
       end as reversed
     from public.reward_events o
