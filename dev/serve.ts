@@ -5,7 +5,7 @@ import postgres from "postgres";
 import { openDatabase } from "./database.ts";
 import { ensureDemo } from "./demo.ts";
 import { createPostgresDb } from "../supabase/functions/_shared/db_postgres.ts";
-import { createHandler } from "../supabase/functions/_shared/handler.ts";
+import { createHandler, notFound } from "../supabase/functions/_shared/handler.ts";
 import { createWebhookSweeper } from "../supabase/functions/_shared/webhooks.ts";
 
 const PATH = "/functions/v1/openapi-operations";
@@ -15,8 +15,12 @@ const db = createPostgresDb(database.url);
 // Webhooks to loopback or private addresses are refused unless WEBHOOK_ALLOW_PRIVATE_URLS=true
 // (for a receiver on this machine during development).
 const sweeper = createWebhookSweeper({ db, allowPrivateUrls: Deno.env.get("WEBHOOK_ALLOW_PRIVATE_URLS") === "true" });
+// One sweep at a time in this process; a kick during a sweep is picked up by the next one.
+let sweeping: Promise<unknown> | null = null;
 function sweepInBackground() {
-  sweeper.sweep().catch((error) => console.error(`webhook sweep failed: ${error}`));
+  sweeping ??= sweeper.sweep()
+    .catch((error) => console.error(`webhook sweep failed: ${error}`))
+    .finally(() => sweeping = null);
 }
 const handler = createHandler({
   db,
@@ -29,7 +33,7 @@ const sweepTimer = setInterval(sweepInBackground, 5_000);
 const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
   const path = new URL(req.url).pathname;
   if (path === PATH || path === `${PATH}/sweep-webhooks`) return handler(req);
-  return Response.json({ error: "Not found", code: "not_found" }, { status: 404 });
+  return notFound(req);
 });
 
 const url = `http://127.0.0.1:${port}${PATH}`;
@@ -70,8 +74,9 @@ const purgeTimer = setInterval(purgeIdempotencyKeys, 60 * 60 * 1000);
 async function shutdown() {
   clearInterval(purgeTimer);
   clearInterval(sweepTimer);
-  await purgeSql.end();
   await server.shutdown();
+  await sweeping;
+  await purgeSql.end();
   await db.close();
   await database.stop();
   Deno.exit(0);

@@ -74,3 +74,29 @@ Deno.test("the database going away answers 503 and the server recovers without a
     await env.close();
   }
 });
+
+Deno.test("a statement that runs into the statement timeout answers 503", async () => {
+  const env = testEnv();
+  const db = createPostgresDb(DATABASE_URL, { max: 2, statementTimeoutMs: 300 });
+  const handler = createHandler({ db });
+  const blocker = await env.sql.reserve();
+  try {
+    const w = await world(env.sql);
+    // Another transaction holds the lead, so update_lead waits on the row lock until its
+    // statement times out.
+    await blocker`begin`;
+    await blocker`select id from public.leads where id = ${w.leadId} for update`;
+    const reply = await call(handler, { action: "update_lead", lead_id: w.leadId, notes: "x" }, {
+      key: w.receiving.key,
+    });
+    assert.deepEqual(statusAndBody(reply), errorBody(reply, 503, "Service unavailable", "service_unavailable"));
+    assert.equal(reply.headers.get("retry-after"), "1");
+    await blocker`rollback`;
+    const [row] = await env.sql`select notes from public.leads where id = ${w.leadId}`;
+    assert.equal(row.notes, null);
+  } finally {
+    blocker.release();
+    await db.close();
+    await env.close();
+  }
+});

@@ -180,7 +180,13 @@ Deno.test("deno task start serves the function on an embedded database and print
     assert.equal(json.purchase.date, "2025-04-01T00:00:00.000Z");
     const notFound = await fetch(`http://127.0.0.1:${port}/elsewhere`);
     assert.equal(notFound.status, 404);
-    await notFound.body?.cancel();
+    const missing = await notFound.json();
+    assert.deepEqual(missing, {
+      error: "Not found",
+      code: "not_found",
+      request_id: notFound.headers.get("x-request-id"),
+    });
+    assert.equal(notFound.headers.get("access-control-allow-origin"), "*");
   } finally {
     child.kill("SIGINT");
     const status = await child.status;

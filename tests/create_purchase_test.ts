@@ -109,7 +109,7 @@ Deno.test("create_purchase", async (t) => {
       assert.equal(purchase.purchase_amount, 99.9);
       const [row] = await sql`select name, description, purchase_amount from public.purchases where id = ${purchase
         .id as string}`;
-      assert.deepEqual({ ...row }, { name: "Custom plan", description: "Bespoke", purchase_amount: "99.90" });
+      assert.deepEqual({ ...row }, { name: "Custom plan", description: "Bespoke", purchase_amount: "99.9" });
     });
 
     await t.step("description wins over product_description when both are sent", async () => {
@@ -135,6 +135,15 @@ Deno.test("create_purchase", async (t) => {
       assert.equal(row.purchase_amount, "123456789012.125");
     });
 
+    await t.step("a JSON number with more digits than a float keeps is recorded exactly", async () => {
+      const w = await world(sql);
+      const raw = `{"action":"create_purchase","lead_id":"${w.leadId}","purchase_amount":123456789012.12345678}`;
+      const reply = await call(handler, null, { raw, key: w.receiving.key });
+      assert.equal(reply.status, 200, reply.text);
+      const [row] = await sql`select purchase_amount from public.purchases where leads_id = ${w.leadId}`;
+      assert.equal(row.purchase_amount, "123456789012.12345678");
+    });
+
     await t.step("field validation answers 400 with the field's message and writes nothing", async () => {
       const w = await world(sql);
       const cases: [Record<string, unknown>, string][] = [
@@ -153,6 +162,16 @@ Deno.test("create_purchase", async (t) => {
         [{ lead_id: w.leadId, date: "yesterday" }, "date must be an ISO 8601 timestamp"],
         [{ lead_id: w.leadId, date: "2025-02-30" }, "date must be an ISO 8601 timestamp"],
         [{ lead_id: w.leadId, description: 5 }, "description must be a string"],
+        [{ lead_id: w.leadId, description: "a\u0000b" }, "description contains invalid characters"],
+        [{ lead_id: w.leadId, product_name: "\ud800" }, "product_name contains invalid characters"],
+        [
+          { lead_id: w.leadId, purchase_amount: "1." + "0".repeat(17000) + "1" },
+          "purchase_amount must be a non-negative number",
+        ],
+        [
+          { lead_id: w.leadId, purchase_amount: "1.0000000000001" },
+          "purchase_amount must have at most 12 decimal places",
+        ],
         [{ lead_id: w.leadId, description: "x".repeat(10_001) }, "description must be at most 10000 characters"],
         [{ lead_id: w.leadId, trigger_ids: "abc" }, "trigger_ids must be an array of UUIDs"],
         [{ lead_id: w.leadId, trigger_ids: ["abc"] }, "trigger_ids must be an array of UUIDs"],

@@ -42,6 +42,29 @@ Deno.test("Idempotency-Key", async (t) => {
       },
     );
 
+    await t.step("equal amounts, instants and trigger sets written differently are the same request", async () => {
+      const w = await world(sql);
+      const a = await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "fixed", amount: "1" });
+      const b = await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "fixed", amount: "2" });
+      const first = await call(handler, {
+        action: "create_purchase",
+        lead_id: w.leadId,
+        purchase_amount: 12500,
+        date: "2025-04-01",
+        trigger_ids: [a.id, b.id],
+      }, withKey(w.receiving.key, "same-meaning"));
+      const again = await call(handler, {
+        action: "create_purchase",
+        lead_id: w.leadId,
+        purchase_amount: "12500.00",
+        date: "2025-04-01T02:00:00.000+02:00",
+        trigger_ids: [b.id, a.id, a.id],
+      }, withKey(w.receiving.key, "same-meaning"));
+      assert.equal(first.status, 200, first.text);
+      assert.deepEqual([again.status, again.headers.get("idempotent-replayed"), again.text], [200, "true", first.text]);
+      assert.deepEqual(await writtenFor(sql, w.leadId), { purchases: 1, events: 1, reward_events: 2 });
+    });
+
     await t.step("the same key with a different request answers 422 and writes nothing", async () => {
       const w = await world(sql);
       await call(

@@ -158,6 +158,18 @@ Deno.test("supabase-js adapter contract", async (t) => {
       const lost = await call(lostDb, { action: "create_purchase", lead_id: w.leadId }, { key: w.receiving.key });
       assert.deepEqual(statusAndBody(lost), errorBody(lost, 503, "Service unavailable", "service_unavailable"));
 
+      const timedOut = createHandler({
+        db: createSupabaseDb(SUPABASE_URL, SERVICE_KEY, () =>
+          Promise.resolve(Response.json({
+            code: "57014",
+            message: "canceling statement due to statement timeout",
+            details: null,
+            hint: null,
+          }, { status: 500 }))),
+      });
+      const slow = await call(timedOut, { action: "create_purchase", lead_id: w.leadId }, { key: w.receiving.key });
+      assert.deepEqual(statusAndBody(slow), errorBody(slow, 503, "Service unavailable", "service_unavailable"));
+
       const logged: unknown[] = [];
       const broken = createHandler({
         db: createSupabaseDb(

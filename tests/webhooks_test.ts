@@ -240,14 +240,23 @@ Deno.test("webhooks", async (t) => {
           "100.64.0.1",
           "0.0.0.0",
           "::1",
+          "::",
           "fe80::1",
           "fd00::1",
+          "fec0::1",
+          "ff02::1",
           "::ffff:127.0.0.1",
+          "::ffff:7f00:1",
+          "::ffff:a9fe:a9fe",
+          "::7f00:1",
+          "64:ff9b::7f00:1",
+          "2002:7f00:1::",
+          "1::2::3",
         ]
       ) {
         assert.equal(isPrivateAddress(ip), true, ip);
       }
-      for (const ip of ["8.8.8.8", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8"]) {
+      for (const ip of ["8.8.8.8", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"]) {
         assert.equal(isPrivateAddress(ip), false, ip);
       }
       const resolveTo = (ips: string[]) => () => Promise.resolve(ips);
@@ -259,6 +268,9 @@ Deno.test("webhooks", async (t) => {
       assert.equal(await check("http://localhost:9000/x", ["93.184.216.34"]), "refused: private address");
       assert.equal(await check("http://[::1]:9000/x", []), "refused: private address");
       assert.equal(await check("not a url", []), "refused: not a valid URL");
+      // The URL parser writes IPv4-mapped addresses in hex; they are still refused.
+      assert.equal(await check("http://[::ffff:127.0.0.1]:9000/x", []), "refused: private address");
+      assert.equal(await check("http://[::ffff:169.254.169.254]/latest", []), "refused: private address");
     });
 
     await t.step("the sweep endpoint needs its secret and reports what it did", async () => {
@@ -274,13 +286,35 @@ Deno.test("webhooks", async (t) => {
       const res = await handler(new Request(url, { method: "POST", headers: { Authorization: "Bearer s3cret" } }));
       const result = await res.json();
       assert.equal(res.status, 200);
-      assert.deepEqual(Object.keys(result), ["claimed", "delivered", "retrying", "failed"]);
+      assert.deepEqual(Object.keys(result), ["claimed", "delivered", "retrying", "failed", "errors"]);
       assert.ok(result.delivered >= 1);
       assert.equal((await deliveries(sql, w.channelId))[0].status, "delivered");
       const unconfigured = createHandler({ db: env.db, sweep: { sweeper: sweeperFor(), secret: undefined } });
       const refused = await unconfigured(new Request(url, { method: "POST", headers: { Authorization: "Bearer " } }));
       assert.equal(refused.status, 401);
       await refused.body?.cancel();
+    });
+
+    await t.step("a channel without a valid signing secret fails the delivery without retrying", async () => {
+      const w = await hookedWorld(env, `${rx.base}/ok`, null);
+      await sql`update public.channels set webhook_secret = 'not-a-secret' where id = ${w.channelId}`;
+      await act(env, w.receiving.key, "create_lead", { channel_id: w.channelId });
+      const before = rx.received.length;
+      await sweeperFor().sweep();
+      const [d] = await deliveries(sql, w.channelId);
+      assert.deepEqual([d.status, d.last_error], ["failed", "refused: the channel has no valid webhook secret"]);
+      assert.equal(rx.received.length, before);
+    });
+
+    await t.step("the sweep endpoint answers only POST", async () => {
+      const handler = createHandler({ db: env.db, sweep: { sweeper: sweeperFor(), secret: "s3cret" } });
+      const res = await handler(
+        new Request("http://127.0.0.1/functions/v1/openapi-operations/sweep-webhooks", {
+          headers: { Authorization: "Bearer s3cret" },
+        }),
+      );
+      assert.equal(res.status, 405);
+      assert.equal((await res.json()).error, "Method not allowed");
     });
 
     await t.step("a delivery past the retry window is marked failed", async () => {

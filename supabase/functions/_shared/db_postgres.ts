@@ -1,10 +1,8 @@
 import postgres from "postgres";
 import type { Db, RpcArgs } from "./db.ts";
-import { fromSqlState, serviceUnavailable } from "./errors.ts";
+import { fromSqlState, isUnavailableSqlState, serviceUnavailable } from "./errors.ts";
 
-// Errors that mean "the database is not there right now": postgres.js connection errors,
-// SQLSTATE class 08 (connection exception), 53 (insufficient resources) and 57 (operator
-// intervention: query_canceled by statement_timeout, admin_shutdown, cannot_connect_now).
+// postgres.js connection errors: the database is not there right now.
 const UNAVAILABLE_CODES = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
@@ -19,7 +17,7 @@ const UNAVAILABLE_CODES = new Set([
 ]);
 
 function isUnavailable(code: string): boolean {
-  return UNAVAILABLE_CODES.has(code) || /^(08|53|57)/.test(code);
+  return UNAVAILABLE_CODES.has(code) || isUnavailableSqlState(code);
 }
 
 /** Options of the direct adapter. */
@@ -28,6 +26,8 @@ export interface PostgresDbOptions {
   max?: number;
   /** Seconds to wait for a connection before answering 503; default 5. */
   connectTimeout?: number;
+  /** Longest a statement may run (lock waits included) before answering 503; default 10 s. */
+  statementTimeoutMs?: number;
 }
 
 /** The direct adapter: postgres.js over `DATABASE_URL`, one `select public.fn(...)` per call. */
@@ -39,6 +39,7 @@ export function createPostgresDb(
     max: options.max ?? 10,
     connect_timeout: options.connectTimeout ?? 5,
     idle_timeout: 60,
+    connection: { statement_timeout: options.statementTimeoutMs ?? 10_000 },
     onnotice: () => {},
   });
   return {

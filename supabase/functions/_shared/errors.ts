@@ -28,3 +28,8 @@ export function fromSqlState(
   if (!match) return null;
   return new ApiError(Number(match[1]), hint || "error", message);
 }
+
+/** Whether a SQLSTATE means the database is unavailable rather than the request wrong: class 08 (connection exception), 53 (insufficient resources) or 57 (operator intervention, including statement timeout 57014). */
+export function isUnavailableSqlState(sqlState: string): boolean {
+  return /^(08|53|57)/.test(sqlState);
+}

@@ -16,6 +16,8 @@ const CORS_HEADERS = {
   "Access-Control-Allow-Headers":
     "authorization, x-client-info, apikey, content-type, x-api-key, idempotency-key, x-request-id",
   "Access-Control-Allow-Methods": "POST, OPTIONS",
+  // Lets browser clients read the headers they act on.
+  "Access-Control-Expose-Headers": "X-Request-Id, Idempotent-Replayed, Retry-After",
 };
 
 /** What the handler needs from outside; injected so tests build it without env or globals. */
@@ -33,6 +35,12 @@ export interface HandlerDeps {
 function requestIdOf(req: Request): string {
   const given = req.headers.get("x-request-id");
   return given && /^[\x20-\x7e]{1,128}$/.test(given) ? given : crypto.randomUUID();
+}
+
+/** The answer for a path that is not the function (local server only), shaped like every other error. */
+export function notFound(req: Request): Response {
+  const requestId = requestIdOf(req);
+  return json(404, { error: "Not found", code: "not_found", request_id: requestId }, { "X-Request-Id": requestId });
 }
 
 function json(status: number, body: unknown, headers: Record<string, string>): Response {
@@ -66,10 +74,19 @@ async function readBody(req: Request): Promise<Uint8Array> {
   return bytes;
 }
 
+// A JSON number with more significant digits than a float keeps (15) would be rounded by
+// JSON.parse; it is kept as its source text instead, which money fields accept exactly.
+function keepLongNumbers(_key: string, value: unknown, context?: { source?: string }): unknown {
+  const source = context?.source;
+  if (typeof value !== "number" || !source) return value;
+  const digits = source.replace(/^-/, "").replace(/e.*$/i, "").replace(".", "").replace(/^0+/, "");
+  return digits.length > 15 ? source : value;
+}
+
 function parseObject(bytes: Uint8Array): Record<string, unknown> {
   let body: unknown;
   try {
-    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes), keepLongNumbers);
   } catch {
     throw new ApiError(400, "invalid_json", "Invalid JSON body");
   }
@@ -120,8 +137,7 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
   async function sweepWebhooks(req: Request, headers: Record<string, string>): Promise<Response> {
     const given = req.headers.get("authorization") ?? "";
     const secret = deps.sweep?.secret;
-    const authorized = req.method === "POST" && !!secret &&
-      await sha256Hex(given) === await sha256Hex(`Bearer ${secret}`);
+    const authorized = !!secret && await sha256Hex(given) === await sha256Hex(`Bearer ${secret}`);
     if (!authorized) {
       return json(401, {
         error: "Invalid sweep secret",
@@ -157,7 +173,7 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
     const requestId = requestIdOf(req);
     const headers = { "X-Request-Id": requestId };
     if (req.method === "OPTIONS") return json(204, null, headers);
-    if (deps.sweep && new URL(req.url).pathname.endsWith("/sweep-webhooks")) {
+    if (req.method === "POST" && deps.sweep && new URL(req.url).pathname.endsWith("/sweep-webhooks")) {
       try {
         return await sweepWebhooks(req, headers);
       } catch (error) {

@@ -51,7 +51,7 @@ export function uuid(name: string, options: FieldOptions = {}) {
   return field(name, options, checkUuid(name)).describe("UUID");
 }
 
-/** An array of at most `max` UUIDs, returned lower-case and without duplicates. */
+/** An array of at most `max` UUIDs used as a set: returned lower-case, without duplicates, sorted. */
 export function uuidArray(name: string, max: number) {
   const element = checkUuid(name);
   return field(name, {}, (value) => {
@@ -63,13 +63,15 @@ export function uuidArray(name: string, max: number) {
       if ("error" in result) return { error: `${name} must be an array of UUIDs` };
       ids.push(result.value);
     }
-    return { value: [...new Set(ids)] };
+    return { value: [...new Set(ids)].sort() };
   }).describe(`Array of at most ${max} UUIDs`);
 }
 
 function checkText(name: string): Check<string> {
   return (value) => {
     if (typeof value !== "string") return { error: `${name} must be a string` };
+    // Postgres text cannot hold NUL, and JSON cannot carry an unpaired surrogate.
+    if (value.includes("\0") || !value.isWellFormed()) return { error: `${name} contains invalid characters` };
     if ([...value].length > MAX_TEXT_LENGTH) {
       return { error: `${name} must be at most ${MAX_TEXT_LENGTH} characters` };
     }
@@ -100,7 +102,8 @@ function propertyValue(value: unknown): string {
 
 /**
  * Lead properties: at most `max` entries of {property_definitions_id: uuid, value: any but
- * null}, returned with values as text and one entry per definition (the last one wins).
+ * null}, returned with values as text, one entry per definition (the last one wins), sorted
+ * by definition.
  */
 export function properties(name: string, max: number) {
   return field(name, {}, (value) => {
@@ -120,38 +123,70 @@ export function properties(name: string, max: number) {
       byDefinition.delete(id.value);
       byDefinition.set(id.value, { property_definitions_id: id.value, value: text.value });
     }
-    return { value: [...byDefinition.values()] };
+    const entries = [...byDefinition.values()];
+    return { value: entries.sort((a, b) => a.property_definitions_id < b.property_definitions_id ? -1 : 1) };
   }).describe(`At most ${max} {property_definitions_id, value}; values are stored as text`);
 }
 
-const DECIMAL = /^\d+(\.\d+)?$/;
+const DECIMAL = /^(\d{1,16})(?:\.(\d{1,40}))?$/;
+const EXPONENT = /^(\d+)(?:\.(\d+))?e([+-]?\d+)$/i;
 
-// Compares a plain decimal string with MAX_MONEY without converting it to a float.
+// Writes a decimal given as digits before and after the point in canonical form: no leading
+// zeros, no trailing fractional zeros ("0012.50" → "12.5"), so equal amounts are equal strings.
+function canonicalDecimal(whole: string, fraction: string): string {
+  const w = whole.replace(/^0+(?=\d)/, "");
+  const f = fraction.replace(/0+$/, "");
+  return f ? `${w}.${f}` : w;
+}
+
+// A JSON number's shortest text may use an exponent (1e-7, 1e+21): shift the point on the
+// digits instead, so no float arithmetic touches the amount.
+function numberToDecimal(value: number): { whole: string; fraction: string } {
+  const text = String(value);
+  const m = EXPONENT.exec(text);
+  if (!m) {
+    const [whole, fraction = ""] = text.split(".");
+    return { whole, fraction };
+  }
+  const digits = m[1] + (m[2] ?? "");
+  const point = m[1].length + Number(m[3]);
+  if (point <= 0) return { whole: "0", fraction: "0".repeat(-point) + digits };
+  if (point >= digits.length) return { whole: digits + "0".repeat(point - digits.length), fraction: "" };
+  return { whole: digits.slice(0, point), fraction: digits.slice(point) };
+}
+
+// Compares a canonical decimal with MAX_MONEY without converting it to a float.
 function exceedsMaxMoney(decimal: string): boolean {
   const [whole, fraction = ""] = decimal.split(".");
-  const digits = whole.replace(/^0+(?=\d)/, "");
-  if (digits.length !== MAX_MONEY.length) return digits.length > MAX_MONEY.length;
-  return digits > MAX_MONEY || (digits === MAX_MONEY && /[1-9]/.test(fraction));
+  if (whole.length !== MAX_MONEY.length) return whole.length > MAX_MONEY.length;
+  return whole > MAX_MONEY || (whole === MAX_MONEY && fraction !== "");
 }
 
 /**
- * Money: a JSON number or a decimal string, finite, 0 ≤ x ≤ 10^12. Returned as a decimal
- * string for Postgres `numeric`, so no float arithmetic ever touches the amount: a JSON
- * number becomes its shortest round-trip text, which is the decimal the client wrote for
- * up to 15 significant digits.
+ * Money: a JSON number or a decimal string (at most 12 decimals), 0 ≤ x ≤ 10^12. Returned as
+ * a canonical decimal string for Postgres `numeric`, so no float arithmetic ever touches the
+ * amount and equal amounts are equal strings. A JSON number with more significant digits than
+ * a float keeps arrives here as its source text (see parseObject in handler.ts).
  */
 export function money(name: string) {
   const invalid = { error: `${name} must be a non-negative number` };
   return field(name, {}, (value) => {
+    let parts: { whole: string; fraction: string };
     if (typeof value === "number") {
       if (!Number.isFinite(value) || value < 0) return invalid;
-      if (value > Number(MAX_MONEY)) return { error: `${name} must be at most ${MAX_MONEY}` };
-      return { value: String(value) };
+      parts = numberToDecimal(value);
+    } else {
+      const m = typeof value === "string" ? DECIMAL.exec(value) : null;
+      if (!m) return invalid;
+      parts = { whole: m[1], fraction: m[2] ?? "" };
     }
-    if (typeof value !== "string" || !DECIMAL.test(value)) return invalid;
-    if (exceedsMaxMoney(value)) return { error: `${name} must be at most ${MAX_MONEY}` };
-    return { value };
-  }).describe("Amount: JSON number or decimal string, 0 to 10^12");
+    if (parts.fraction.replace(/0+$/, "").length > 12) {
+      return { error: `${name} must have at most 12 decimal places` };
+    }
+    const decimal = canonicalDecimal(parts.whole, parts.fraction);
+    if (exceedsMaxMoney(decimal)) return { error: `${name} must be at most ${MAX_MONEY}` };
+    return { value: decimal };
+  }).describe("Amount: JSON number or decimal string, 0 to 10^12, at most 12 decimals");
 }
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?(Z|[+-](\d{2}):?(\d{2}))?)?$/;
@@ -162,8 +197,9 @@ function daysInMonth(year: number, month: number): number {
 
 /**
  * An ISO 8601 date or date-time (`2025-04-01`, `2025-04-01T00:00:00Z`,
- * `2025-04-01T00:00:00.000+02:00`); no offset means UTC. Returned as an ISO string with an
- * explicit offset for Postgres `timestamptz`, keeping the sent precision.
+ * `2025-04-01T00:00:00.000+02:00`); no offset means UTC. Returned in one canonical form, UTC
+ * with milliseconds plus any further sent digits (up to microseconds), so equal instants are
+ * equal strings: `2025-04-01T02:00:00+02:00` → `2025-04-01T00:00:00.000Z`.
  */
 export function timestamp(name: string) {
   return field(name, {}, (value) => {
@@ -175,7 +211,13 @@ export function timestamp(name: string) {
       day <= daysInMonth(year, month) && Number(h) <= 23 && Number(mi) <= 59 &&
       Number(s) <= 59 && Number(zh) <= 15 && Number(zm) <= 59;
     if (!valid) return { error: `${name} must be an ISO 8601 timestamp` };
-    const offset = !zone || zone === "Z" ? "Z" : `${zone[0]}${zh}:${zm}`;
-    return { value: `${y}-${mo}-${d}T${h}:${mi}:${s}${frac}${offset}` };
+    const offsetMinutes = (zone?.[0] === "-" ? -1 : 1) * (Number(zh) * 60 + Number(zm));
+    // setUTCFullYear, unlike Date.UTC, takes years below 100 literally.
+    const utc = new Date(0);
+    utc.setUTCFullYear(year, month - 1, day);
+    utc.setUTCHours(Number(h), Number(mi) - offsetMinutes, Number(s), 0);
+    const digits = frac.slice(1).padEnd(3, "0");
+    const micros = digits.slice(3).replace(/0+$/, "");
+    return { value: `${utc.toISOString().slice(0, 20)}${digits.slice(0, 3)}${micros}Z` };
   }).describe("ISO 8601 timestamp; returned as UTC with milliseconds");
 }

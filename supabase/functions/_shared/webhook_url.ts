@@ -19,11 +19,42 @@ function isPrivateIpv4([a, b]: number[]): boolean {
     (a === 192 && b === 0) || (a === 198 && (b === 18 || b === 19));
 }
 
+// An IPv6 address as its eight 16-bit groups (a trailing dotted IPv4 counts as two), or null.
+function ipv6Groups(ip: string): number[] | null {
+  let text = ip.toLowerCase().replace(/%.*$/, "");
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    const v4 = ipv4Parts(dotted[1]);
+    if (!v4) return null;
+    text = text.slice(0, -dotted[1].length) +
+      `${((v4[0] << 8) | v4[1]).toString(16)}:${((v4[2] << 8) | v4[3]).toString(16)}`;
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const head = halves[0] ? halves[0].split(":") : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
+  const groups = [...head, ...Array(halves.length === 2 ? missing : 0).fill("0"), ...tail];
+  if (!groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
+  return groups.map((g) => parseInt(g, 16));
+}
+
 function isPrivateIpv6(ip: string): boolean {
-  const lower = ip.toLowerCase();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (mapped) return isPrivateIpv4(ipv4Parts(mapped[1]) ?? [0, 0]);
-  return lower === "::" || lower === "::1" || /^f[cd]/.test(lower) || /^fe[89ab]/.test(lower) || /^ff/.test(lower);
+  const g = ipv6Groups(ip);
+  if (!g) return true;
+  const embeddedV4 = (hi: number, lo: number) => isPrivateIpv4([hi >> 8, hi & 255, lo >> 8, lo & 255]);
+  const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  if (zeros(0, 6)) return g[6] === 0 || embeddedV4(g[6], g[7]); // ::, ::1, IPv4-compatible
+  if (zeros(0, 5) && g[5] === 0xffff) return embeddedV4(g[6], g[7]); // IPv4-mapped
+  if (g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6)) return embeddedV4(g[6], g[7]); // NAT64
+  if (g[0] === 0x2002) return embeddedV4(g[1], g[2]); // 6to4
+  return (g[0] & 0xfe00) === 0xfc00 || // unique local fc00::/7
+    (g[0] & 0xffc0) === 0xfe80 || // link-local fe80::/10
+    (g[0] & 0xffc0) === 0xfec0 || // site-local fec0::/10
+    (g[0] & 0xff00) === 0xff00 || // multicast ff00::/8
+    (g[0] === 0x2001 && g[1] === 0x0db8) || // documentation 2001:db8::/32
+    (g[0] === 0x0100 && zeros(1, 4)); // discard-only 100::/64
 }
 
 /** Whether an IP literal (v4 or v6) is one the server must not call. */

@@ -34,6 +34,8 @@ export interface SweepResult {
   delivered: number;
   retrying: number;
   failed: number;
+  /** Attempts made whose outcome could not be recorded. */
+  errors: number;
 }
 
 interface Claimed {
@@ -77,12 +79,18 @@ export function createWebhookSweeper(options: SweeperOptions): Sweeper {
       allowPrivate: options.allowPrivateUrls ?? false,
       resolve: options.resolve,
     });
-    if (refusal || !d.secret) {
-      error = refusal ?? "refused: the channel has no webhook secret";
+    const body = JSON.stringify(d.payload);
+    const timestamp = new Date();
+    let signature: string | null = null;
+    try {
+      signature = d.secret ? new Webhook(d.secret).sign(d.event_id, timestamp, body) : null;
+    } catch {
+      signature = null;
+    }
+    if (refusal || !signature) {
+      error = refusal ?? "refused: the channel has no valid webhook secret";
       retry = false;
     } else {
-      const body = JSON.stringify(d.payload);
-      const timestamp = new Date();
       try {
         const res = await send(d.url, {
           method: "POST",
@@ -93,7 +101,7 @@ export function createWebhookSweeper(options: SweeperOptions): Sweeper {
             "User-Agent": "openapi-operations-webhooks",
             "Webhook-Id": d.event_id,
             "Webhook-Timestamp": String(Math.floor(timestamp.getTime() / 1000)),
-            "Webhook-Signature": new Webhook(d.secret).sign(d.event_id, timestamp, body),
+            "Webhook-Signature": signature,
           },
           body,
         });
@@ -122,17 +130,21 @@ export function createWebhookSweeper(options: SweeperOptions): Sweeper {
       batch_size: batchSize,
       lease_seconds: options.leaseSeconds ?? 60,
     }) as Claimed[];
-    const statuses = await Promise.all(claimed.map(deliver));
+    // One delivery whose attempt cannot be recorded (database gone) must not abandon the
+    // others: its claim expires with the lease and it is attempted again.
+    const outcomes = await Promise.allSettled(claimed.map(deliver));
+    const statuses = outcomes.map((o) => o.status === "fulfilled" ? o.value : "error");
     return {
       claimed: claimed.length,
       delivered: statuses.filter((s) => s === "delivered").length,
       retrying: statuses.filter((s) => s === "pending").length,
       failed: statuses.filter((s) => s === "failed").length,
+      errors: statuses.filter((s) => s === "error").length,
     };
   }
 
   async function sweep(maxRounds = 20): Promise<SweepResult> {
-    const total: SweepResult = { claimed: 0, delivered: 0, retrying: 0, failed: 0 };
+    const total: SweepResult = { claimed: 0, delivered: 0, retrying: 0, failed: 0, errors: 0 };
     for (let round = 0; round < maxRounds; round++) {
       const result = await sweepOnce();
       for (const key of Object.keys(total) as (keyof SweepResult)[]) total[key] += result[key];
