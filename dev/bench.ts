@@ -1,4 +1,4 @@
-// `deno task bench [--action create_purchase|get_leads|webhooks] [--seconds 10] [--concurrency 16]`:
+// `deno task bench [--action create_purchase|get_leads|webhooks] [--seconds 10] [--concurrency 16] [--rounds 1]`:
 // throughput and latency over real HTTP. Starts `dev/serve.ts` as a separate process on the
 // configured database (DATABASE_URL, else the embedded one under DATA_DIR, fsync on), builds
 // its own fixtures, warms up, then keeps `concurrency` requests in flight for `seconds` and
@@ -20,6 +20,7 @@ const args = parseArgs({
   options: {
     action: { type: "string", default: "create_purchase" },
     seconds: { type: "string", default: "10" },
+    rounds: { type: "string", default: "1" },
     concurrency: { type: "string", default: "16" },
     deliveries: { type: "string", default: "5000" },
     batch: { type: "string", default: "50" },
@@ -28,6 +29,7 @@ const args = parseArgs({
 const action = args.values.action;
 if (!["create_purchase", "get_leads", "webhooks"].includes(action)) throw new Error(`Unknown --action ${action}`);
 const seconds = Number(args.values.seconds);
+const rounds = Number(args.values.rounds);
 const concurrency = Number(args.values.concurrency);
 
 const database = await openDatabase();
@@ -131,23 +133,28 @@ function percentile(sorted: number[], p: number): string {
 }
 
 try {
-  for (const [scenario, { request, idempotent }] of Object.entries(scenarios)) {
-    const body = JSON.stringify(request);
-    await load(body, idempotent, 2000);
-    const { latencies, errors } = await load(body, idempotent, seconds * 1000);
-    latencies.sort((a, b) => a - b);
-    console.log(JSON.stringify({
-      scenario,
-      database: database.embedded ? "embedded PostgreSQL 17" : "DATABASE_URL",
-      concurrency,
-      seconds,
-      requests: latencies.length,
-      errors,
-      requests_per_second: Math.round(latencies.length / seconds),
-      p50_ms: percentile(latencies, 0.5),
-      p90_ms: percentile(latencies, 0.9),
-      p99_ms: percentile(latencies, 0.99),
-    }));
+  // With several rounds the scenarios alternate, so drift of the machine or the growing
+  // tables does not favour the one measured first.
+  for (let round = 1; round <= rounds; round++) {
+    for (const [scenario, { request, idempotent }] of Object.entries(scenarios)) {
+      const body = JSON.stringify(request);
+      await load(body, idempotent, 2000);
+      const { latencies, errors } = await load(body, idempotent, seconds * 1000);
+      latencies.sort((a, b) => a - b);
+      console.log(JSON.stringify({
+        scenario,
+        round,
+        database: database.embedded ? "embedded PostgreSQL 17" : "DATABASE_URL",
+        concurrency,
+        seconds,
+        requests: latencies.length,
+        errors,
+        requests_per_second: Math.round(latencies.length / seconds),
+        p50_ms: percentile(latencies, 0.5),
+        p90_ms: percentile(latencies, 0.9),
+        p99_ms: percentile(latencies, 0.99),
+      }));
+    }
   }
 } finally {
   server.kill("SIGINT");
