@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { testEnv, world } from "./helpers.ts";
+import postgres from "postgres";
+import { DATABASE_URL, testEnv, world } from "./helpers.ts";
+import { migrate } from "../dev/migrate.ts";
 
 Deno.test("Supabase security model", async (t) => {
   const env = await testEnv();
@@ -70,6 +72,31 @@ Deno.test("Supabase security model", async (t) => {
       ).join("");
       assert.equal(row.key_hash, hash);
       assert.ok(!JSON.stringify(row).includes(w.receiving.key));
+    });
+
+    await t.step("the migrations apply as a role that is not a superuser, as Supabase's postgres is not", async () => {
+      const suffix = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+      const [role, database] = [`migrator_${suffix}`, `migrated_${suffix}`];
+      await sql.unsafe(`create role ${role} login password 'pw' nosuperuser createdb`);
+      await sql.unsafe(`create database ${database} owner ${role}`);
+      const url = new URL(DATABASE_URL);
+      url.username = role;
+      url.password = "pw";
+      url.pathname = `/${database}`;
+      const asMigrator = postgres(url.toString(), { max: 1, onnotice: () => {} });
+      try {
+        const applied = await migrate(asMigrator);
+        const files = [...Deno.readDirSync("supabase/migrations")].map((e) => e.name.split("_")[0]).sort();
+        assert.deepEqual(applied, files);
+        const [owner] = await asMigrator`select pg_get_userbyid(proowner) as owner, prosecdef from pg_proc
+          where proname = 'create_purchase' and pronamespace = 'public'::regnamespace`;
+        assert.deepEqual({ ...owner }, { owner: role, prosecdef: true });
+      } finally {
+        await asMigrator.end();
+        await sql.unsafe(`drop database ${database} with (force)`);
+        await sql.unsafe(`drop owned by ${role}`);
+        await sql.unsafe(`drop role ${role}`);
+      }
     });
 
     await t.step("migrations are recorded the way the Supabase CLI records them", async () => {
