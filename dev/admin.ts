@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import * as ops from "./admin_ops.ts";
-import { openDatabase } from "./database.ts";
+import { type Database, openDatabase } from "./database.ts";
 
 type Flags = Record<string, string | boolean | undefined>;
 
@@ -26,7 +26,13 @@ function integer(flags: Flags, name: string): number | undefined {
   return Number(value);
 }
 
-const COMMANDS: Record<string, { usage: string; run: (sql: postgres.Sql, f: Flags) => Promise<unknown> }> = {
+type Run = (sql: postgres.Sql, f: Flags, database: Database) => Promise<unknown>;
+
+const COMMANDS: Record<string, { usage: string; run: Run }> = {
+  "db migrate": {
+    usage: "   (applies pending migrations, as every command does first, and lists them)",
+    run: (_sql, _f, database) => Promise.resolve({ applied: database.applied }),
+  },
   "company create": {
     usage: "--name NAME",
     run: (sql, f) => ops.createCompany(sql, { name: required(f, "name") }),
@@ -179,7 +185,7 @@ async function main(): Promise<number> {
   const database = await openDatabase();
   const sql = postgres(database.url, { max: 1, onnotice: () => {} });
   try {
-    console.log(JSON.stringify(await command.run(sql, parsed.values), null, 2));
+    console.log(JSON.stringify(await command.run(sql, parsed.values, database), null, 2));
     return 0;
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);

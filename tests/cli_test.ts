@@ -127,6 +127,11 @@ Deno.test("deno task admin", async (t) => {
       assert.ok(row.revoked_at instanceof Date);
     });
 
+    await t.step("db migrate applies nothing on a migrated database and says so", async () => {
+      const migrated = await admin("db", "migrate");
+      assert.deepEqual([migrated.code, migrated.json], [0, { applied: [] }]);
+    });
+
     await t.step("errors go to stderr with a non-zero exit and nothing on stdout", async () => {
       const missing = await admin("company", "create");
       assert.deepEqual([missing.code, missing.stdout, missing.stderr.trim()], [1, "", "error: --name is required"]);
