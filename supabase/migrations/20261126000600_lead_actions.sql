@@ -312,38 +312,49 @@ end;
 $$;
 revoke execute on function internal.insert_lead(public.channels, uuid, jsonb, boolean) from public;
 
--- internal.change_status(company, lead, status, reported_old_status_id): moves a locked,
--- accessible lead to a status of its channel. The same status again changes nothing.
--- Otherwise: the "status_change" event (old and new status, plus the caller's
--- old_status_id as reported_old_status_id), the active status_change triggers bound to the
--- new status that never paid for this lead, and a queued "lead.status_updated" delivery
--- when the channel has webhook_status_update. Returns the short lead of update_status.
-create function internal.change_status(
-  company uuid,
-  lead public.leads,
-  status public.lead_status,
-  reported_old_status_id uuid
-)
+-- internal.change_status(key_hash, args, by_id): update_status (by_id false: args.status is a
+-- status name) and update_status_id (by_id true: args.status_id), which differ only in how
+-- the new status is found. Moves an accessible lead, locked, to a status of its channel; the
+-- same status again changes nothing. Otherwise: the "status_change" event (old and new
+-- status, plus the caller's old_status_id as reported_old_status_id), the active
+-- status_change triggers bound to the new status that never paid for this lead, and a queued
+-- "lead.status_updated" delivery when the channel has webhook_status_update. Returns the
+-- short lead of update_status.
+-- Errors: 401 Invalid API key; 403 Lead not accessible; 404 Status "<name>" not found for this
+-- channel / Status ID not found (also for a status of another channel).
+create function internal.change_status(key_hash text, args jsonb, by_id boolean)
 returns json
 language plpgsql
 set search_path = ''
 as $$
 declare
+  v_company uuid := internal.company_for_key(key_hash);
+  lead public.leads := internal.accessible_lead(v_company, (args ->> 'lead_id')::uuid, true);
+  status public.lead_status;
   v_channel public.channels;
   v_old public.lead_status;
   v_event_id uuid;
   v_lead public.leads := lead;
 begin
+  select s.* into status from public.lead_status s
+  where s.channels_id = lead.channels_id
+    and case when by_id then s.id = (args ->> 'status_id')::uuid else s.status = args ->> 'status' end;
+  if status.id is null and by_id then
+    perform internal.fail(404, 'status_not_found', 'Status ID not found');
+  elsif status.id is null then
+    perform internal.fail(404, 'status_not_found', format('Status "%s" not found for this channel', args ->> 'status'));
+  end if;
+
   if lead.lead_status_id is distinct from status.id then
     select c.* into v_channel from public.channels c where c.id = lead.channels_id;
     select s.* into v_old from public.lead_status s where s.id = lead.lead_status_id;
     update public.leads l set lead_status_id = status.id where l.id = lead.id returning * into v_lead;
 
     insert into public.events (category, channels_id, leads_id, companies_id, data)
-    values ('status_change', v_channel.id, lead.id, company, jsonb_build_object(
+    values ('status_change', v_channel.id, lead.id, v_company, jsonb_build_object(
       'old_status_id', v_old.id, 'old_status', v_old.status,
       'new_status_id', status.id, 'new_status', status.status,
-      'reported_old_status_id', reported_old_status_id
+      'reported_old_status_id', (args ->> 'old_status_id')::uuid
     ))
     returning id into v_event_id;
 
@@ -374,7 +385,7 @@ begin
   ));
 end;
 $$;
-revoke execute on function internal.change_status(uuid, public.leads, public.lead_status, uuid) from public;
+revoke execute on function internal.change_status(text, jsonb, boolean) from public;
 
 -- ---------------------------------------------------------------------------------------
 -- Actions
@@ -395,6 +406,8 @@ begin
   return json_build_object('channels', coalesce((
     select json_agg(internal.channel_json(c) order by c.created_at, c.id)
     from public.channels c
+    -- internal.can_access written inline so the role indexes serve the lookup (a null role
+    -- only fails to match here, as a where clause treats null as false).
     where v_company in (c.creator, c.partner, c.referring_id, c.receiving_id)
   ), '[]'::json));
 end;
@@ -568,17 +581,8 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  v_company uuid := internal.company_for_key(key_hash);
-  v_lead public.leads := internal.accessible_lead(v_company, (args ->> 'lead_id')::uuid, true);
-  v_status public.lead_status;
 begin
-  select s.* into v_status from public.lead_status s
-  where s.channels_id = v_lead.channels_id and s.status = args ->> 'status';
-  if v_status.id is null then
-    perform internal.fail(404, 'status_not_found', format('Status "%s" not found for this channel', args ->> 'status'));
-  end if;
-  return internal.change_status(v_company, v_lead, v_status, (args ->> 'old_status_id')::uuid);
+  return internal.change_status(key_hash, args, false);
 end;
 $$;
 revoke execute on function public.update_status(text, jsonb) from public, anon, authenticated;
@@ -592,17 +596,8 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  v_company uuid := internal.company_for_key(key_hash);
-  v_lead public.leads := internal.accessible_lead(v_company, (args ->> 'lead_id')::uuid, true);
-  v_status public.lead_status;
 begin
-  select s.* into v_status from public.lead_status s
-  where s.id = (args ->> 'status_id')::uuid and s.channels_id = v_lead.channels_id;
-  if v_status.id is null then
-    perform internal.fail(404, 'status_not_found', 'Status ID not found');
-  end if;
-  return internal.change_status(v_company, v_lead, v_status, (args ->> 'old_status_id')::uuid);
+  return internal.change_status(key_hash, args, true);
 end;
 $$;
 revoke execute on function public.update_status_id(text, jsonb) from public, anon, authenticated;
