@@ -55,6 +55,16 @@ export interface Sweeper {
   sweep(maxRounds?: number): Promise<SweepResult>;
 }
 
+// The Standard Webhooks signature, or null when the channel has no usable secret.
+function sign(d: Claimed, timestamp: Date, body: string): string | null {
+  if (!d.secret) return null;
+  try {
+    return new Webhook(d.secret).sign(d.event_id, timestamp, body);
+  } catch {
+    return null;
+  }
+}
+
 /** Builds a sweeper over the API's database adapter. */
 export function createWebhookSweeper(options: SweeperOptions): Sweeper {
   const send = options.fetch ?? fetch;
@@ -81,12 +91,7 @@ export function createWebhookSweeper(options: SweeperOptions): Sweeper {
     });
     const body = JSON.stringify(d.payload);
     const timestamp = new Date();
-    let signature: string | null = null;
-    try {
-      signature = d.secret ? new Webhook(d.secret).sign(d.event_id, timestamp, body) : null;
-    } catch {
-      signature = null;
-    }
+    const signature = sign(d, timestamp, body);
     if (refusal || !signature) {
       error = refusal ?? "refused: the channel has no valid webhook secret";
       retry = false;
