@@ -138,6 +138,12 @@ Deno.test("deno task admin", async (t) => {
       const unknownKey = await admin("key", "revoke", "--id", crypto.randomUUID());
       assert.equal(unknownKey.code, 1);
       assert.match(unknownKey.stderr, /No API key with id/);
+      const unknownChannel = await admin("channel", "rotate-secret", "--id", crypto.randomUUID());
+      assert.deepEqual([unknownChannel.code, unknownChannel.stdout], [1, ""]);
+      assert.match(unknownChannel.stderr, /No channel with id/);
+      const unknownDelivery = await admin("webhook", "redeliver", "--id", crypto.randomUUID());
+      assert.deepEqual([unknownDelivery.code, unknownDelivery.stdout], [1, ""]);
+      assert.match(unknownDelivery.stderr, /No webhook delivery with id/);
       const unknownCommand = await admin("spaceship", "launch");
       assert.equal(unknownCommand.code, 2);
       assert.match(unknownCommand.stderr, /usage: deno task admin/);

@@ -5,9 +5,10 @@
 // a PTxxx SQLSTATE into that HTTP status with {code, message, details, hint}.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { call, errorBody, statusAndBody, testEnv, world } from "./helpers.ts";
+import { call, DATABASE_URL, errorBody, statusAndBody, testEnv, world } from "./helpers.ts";
 import { createSupabaseDb } from "../supabase/functions/_shared/db_supabase.ts";
-import { dbFromEnv } from "../supabase/functions/_shared/db_from_env.ts";
+import { dbFromEnv, serviceKey } from "../supabase/functions/_shared/db_from_env.ts";
+import { hashApiKey } from "../supabase/functions/_shared/api_key.ts";
 import { createHandler } from "../supabase/functions/_shared/handler.ts";
 
 const SUPABASE_URL = "https://project-ref.supabase.co";
@@ -187,7 +188,7 @@ Deno.test("supabase-js adapter contract", async (t) => {
       assert.match(String(logged[0]), /XX000 secret internals/);
     });
 
-    await t.step("the adapter is chosen from the environment, and neither option fails fast naming both", () => {
+    await t.step("the adapter is chosen from the environment, and neither option fails fast naming both", async () => {
       const env = (vars: Record<string, string>) => (name: string) => vars[name];
       assert.throws(
         () => dbFromEnv(env({})),
@@ -195,9 +196,19 @@ Deno.test("supabase-js adapter contract", async (t) => {
       );
       assert.throws(() => dbFromEnv(env({ SUPABASE_URL })), /No database configured/);
       assert.equal(
-        typeof dbFromEnv(env({ SUPABASE_URL, SUPABASE_SECRET_KEYS: '{"default":"sb_secret_x"}' })).rpc,
-        "function",
+        serviceKey(env({ SUPABASE_SERVICE_ROLE_KEY: "legacy", SUPABASE_SECRET_KEYS: '{"default":"new"}' })),
+        "legacy",
       );
+      assert.equal(serviceKey(env({ SUPABASE_SECRET_KEYS: '{"default":"sb_secret_x","other":"y"}' })), "sb_secret_x");
+      assert.equal(serviceKey(env({ SUPABASE_SECRET_KEYS: '{"ci":"sb_secret_ci"}' })), "sb_secret_ci");
+      assert.equal(serviceKey(env({})), undefined);
+      // DATABASE_URL wins over a hosted configuration: this adapter answers from the test database.
+      const direct = dbFromEnv(env({ DATABASE_URL, SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY: "legacy" }));
+      try {
+        assert.equal(await direct.rpc("authenticate", { key_hash: await hashApiKey(w.receiving.key) }), true);
+      } finally {
+        await direct.close();
+      }
     });
   } finally {
     await env.close();

@@ -309,6 +309,27 @@ Deno.test("webhooks", async (t) => {
       assert.equal(rx.received.filter((r) => r.headers.get("webhook-id") === d.events_id).length, 0);
     });
 
+    await t.step("a sweep that cannot reach the database answers 500 without internals", async () => {
+      const logged: unknown[] = [];
+      const broken = createWebhookSweeper({
+        db: { rpc: () => Promise.reject(new Error("secret internals")), close: () => Promise.resolve() },
+      });
+      const handler = createHandler({
+        db: env.db,
+        sweep: { sweeper: broken, secret: "s3cret" },
+        logError: (_id, error) => logged.push(error),
+      });
+      const res = await handler(
+        new Request("http://127.0.0.1/functions/v1/openapi-operations/sweep-webhooks", {
+          method: "POST",
+          headers: { Authorization: "Bearer s3cret" },
+        }),
+      );
+      const body = await res.json();
+      assert.deepEqual([res.status, body.error, body.code], [500, "Internal server error", "internal_error"]);
+      assert.match(String(logged[0]), /secret internals/);
+    });
+
     await t.step("the sweep endpoint answers only POST", async () => {
       const handler = createHandler({ db: env.db, sweep: { sweeper: sweeperFor(), secret: "s3cret" } });
       const res = await handler(

@@ -6,7 +6,7 @@ import { createSupabaseDb } from "./db_supabase.ts";
 export type EnvReader = (name: string) => string | undefined;
 
 /** The service key of a hosted project: SUPABASE_SERVICE_ROLE_KEY, or the default of SUPABASE_SECRET_KEYS (JSON). */
-function serviceKey(env: EnvReader): string | undefined {
+export function serviceKey(env: EnvReader): string | undefined {
   const legacy = env("SUPABASE_SERVICE_ROLE_KEY");
   if (legacy) return legacy;
   const keys = env("SUPABASE_SECRET_KEYS");
