@@ -69,12 +69,12 @@ export function freePort(): number {
 }
 
 /**
- * Starts a cluster in `dataDir` (created with initdb when empty) on a free loopback port.
- * `fast` turns off fsync for throwaway test clusters.
+ * Starts a cluster in `dataDir` (created with initdb when empty) on `port`, default a free
+ * loopback port. `fast` turns off fsync for throwaway test clusters.
  */
 export async function startCluster(
   dir: string,
-  options: { fast?: boolean } = {},
+  options: { fast?: boolean; port?: number } = {},
 ): Promise<Cluster> {
   const dataDir = resolve(dir);
   const bin = await binDir();
@@ -116,7 +116,7 @@ export async function startCluster(
     const pid = await Deno.readTextFile(join(dataDir, "postmaster.pid"));
     return { url: urlFor(Number(pid.split("\n")[3])), stop: () => Promise.resolve() };
   }
-  const port = freePort();
+  const port = options.port ?? freePort();
   const settings = [
     `-p ${port}`,
     "-c listen_addresses=127.0.0.1",

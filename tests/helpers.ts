@@ -193,3 +193,59 @@ export async function leadEffects(sql: postgres.Sql, leadId: string) {
         where e.leads_id = ${leadId}) as webhooks`;
   return { ...row };
 }
+
+/** What the PostgREST stub saw of one request. */
+export interface Seen {
+  method: string;
+  path: string;
+  apikey: string | null;
+  authorization: string | null;
+  contentType: string | null;
+  keys: string[];
+  parameters: string[];
+}
+
+async function parametersOf(sql: postgres.Sql, fn: string) {
+  const [row] = await sql`
+    select p.proargnames as names, array(select format_type(t, null) from unnest(p.proargtypes) t) as types
+    from pg_proc p where p.pronamespace = 'public'::regnamespace and p.proname = ${fn}`;
+  return { names: row.names as string[], types: row.types as string[] };
+}
+
+/**
+ * A stand-in for PostgREST (none can run here): checks nothing itself but records the exact
+ * request (path, auth headers, body keys vs the SQL function's parameter names from pg_proc)
+ * and answers as PostgREST does, by running the call on the real database: the json result as
+ * Postgres wrote it, or a PTxxx SQLSTATE as that HTTP status with {code, message, details, hint}.
+ */
+export function postgrestStub(sql: postgres.Sql, seen: Seen[]): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    const fn = url.pathname.replace("/rest/v1/rpc/", "");
+    const body = await request.json() as Record<string, unknown>;
+    const { names, types } = await parametersOf(sql, fn);
+    seen.push({
+      method: request.method,
+      path: url.pathname,
+      apikey: request.headers.get("apikey"),
+      authorization: request.headers.get("authorization"),
+      contentType: request.headers.get("content-type"),
+      keys: Object.keys(body).sort(),
+      parameters: [...names].sort(),
+    });
+    const call = names.map((name, i) => `${name} => $${i + 1}::${types[i]}`).join(", ");
+    try {
+      const [row] = await sql.unsafe(
+        `select public.${fn}(${call})::text as result`,
+        names.map((name) => body[name]) as postgres.ParameterOrJSON<never>[],
+      );
+      // PostgREST sends a function's json result as Postgres wrote it.
+      return new Response(row.result, { status: 200, headers: { "Content-Type": "application/json" } });
+    } catch (error) {
+      const e = error as { code: string; message: string; hint?: string };
+      const status = /^PT\d{3}$/.test(e.code) ? Number(e.code.slice(2)) : 400;
+      return Response.json({ code: e.code, message: e.message, details: null, hint: e.hint ?? null }, { status });
+    }
+  };
+}

@@ -4,8 +4,7 @@
 // and answers the way PostgREST does, by running the call on the real database and turning
 // a PTxxx SQLSTATE into that HTTP status with {code, message, details, hint}.
 import assert from "node:assert/strict";
-import type postgres from "postgres";
-import { call, DATABASE_URL, errorBody, statusAndBody, testEnv, world } from "./helpers.ts";
+import { call, DATABASE_URL, errorBody, postgrestStub, type Seen, statusAndBody, testEnv, world } from "./helpers.ts";
 import { createSupabaseDb } from "../supabase/functions/_shared/db_supabase.ts";
 import { dbFromEnv, serviceKey } from "../supabase/functions/_shared/db_from_env.ts";
 import { hashApiKey } from "../supabase/functions/_shared/api_key.ts";
@@ -14,59 +13,13 @@ import { createHandler } from "../supabase/functions/_shared/handler.ts";
 const SUPABASE_URL = "https://project-ref.supabase.co";
 const SERVICE_KEY = "service-role-key-for-tests";
 
-interface Seen {
-  method: string;
-  path: string;
-  apikey: string | null;
-  authorization: string | null;
-  contentType: string | null;
-  keys: string[];
-  parameters: string[];
-}
-
-async function parametersOf(sql: postgres.Sql, fn: string) {
-  const [row] = await sql`
-    select p.proargnames as names, array(select format_type(t, null) from unnest(p.proargtypes) t) as types
-    from pg_proc p where p.pronamespace = 'public'::regnamespace and p.proname = ${fn}`;
-  return { names: row.names as string[], types: row.types as string[] };
-}
-
-function postgrestStub(sql: postgres.Sql, seen: Seen[]): typeof fetch {
-  return async (input, init) => {
-    const request = new Request(input, init);
-    const url = new URL(request.url);
-    const fn = url.pathname.replace("/rest/v1/rpc/", "");
-    const body = await request.json() as Record<string, unknown>;
-    const { names, types } = await parametersOf(sql, fn);
-    seen.push({
-      method: request.method,
-      path: url.pathname,
-      apikey: request.headers.get("apikey"),
-      authorization: request.headers.get("authorization"),
-      contentType: request.headers.get("content-type"),
-      keys: Object.keys(body).sort(),
-      parameters: [...names].sort(),
-    });
-    const call = names.map((name, i) => `${name} => $${i + 1}::${types[i]}`).join(", ");
-    try {
-      const [row] = await sql.unsafe(
-        `select public.${fn}(${call}) as result`,
-        names.map((name) => body[name]) as postgres.ParameterOrJSON<never>[],
-      );
-      return Response.json(row.result, { status: 200 });
-    } catch (error) {
-      const e = error as { code: string; message: string; hint?: string };
-      const status = /^PT\d{3}$/.test(e.code) ? Number(e.code.slice(2)) : 400;
-      return Response.json({ code: e.code, message: e.message, details: null, hint: e.hint ?? null }, { status });
-    }
-  };
-}
-
 Deno.test("supabase-js adapter contract", async (t) => {
   const env = await testEnv();
   const { sql } = env;
   const seen: Seen[] = [];
-  const supabase = createHandler({ db: createSupabaseDb(SUPABASE_URL, SERVICE_KEY, postgrestStub(sql, seen)) });
+  const supabase = createHandler({
+    db: createSupabaseDb(SUPABASE_URL, SERVICE_KEY, { fetch: postgrestStub(sql, seen) }),
+  });
   try {
     const w = await world(sql);
 
@@ -138,49 +91,47 @@ Deno.test("supabase-js adapter contract", async (t) => {
 
     await t.step("an unreachable PostgREST answers 503 and an unknown error 500", async () => {
       const unreachable = createHandler({
-        db: createSupabaseDb(SUPABASE_URL, SERVICE_KEY, () => Promise.reject(new TypeError("fetch failed"))),
+        db: createSupabaseDb(SUPABASE_URL, SERVICE_KEY, { fetch: () => Promise.reject(new TypeError("fetch failed")) }),
       });
       const down = await call(unreachable, { action: "create_purchase", lead_id: w.leadId }, { key: w.receiving.key });
       assert.deepEqual(statusAndBody(down), errorBody(down, 503, "Service unavailable", "service_unavailable"));
       assert.equal(down.headers.get("retry-after"), "1");
 
       const lostDb = createHandler({
-        db: createSupabaseDb(
-          SUPABASE_URL,
-          SERVICE_KEY,
-          () =>
+        db: createSupabaseDb(SUPABASE_URL, SERVICE_KEY, {
+          fetch: () =>
             Promise.resolve(
               Response.json({ code: "PGRST001", message: "Database client error", details: null, hint: null }, {
                 status: 503,
               }),
             ),
-        ),
+        }),
       });
       const lost = await call(lostDb, { action: "create_purchase", lead_id: w.leadId }, { key: w.receiving.key });
       assert.deepEqual(statusAndBody(lost), errorBody(lost, 503, "Service unavailable", "service_unavailable"));
 
       const timedOut = createHandler({
-        db: createSupabaseDb(SUPABASE_URL, SERVICE_KEY, () =>
-          Promise.resolve(Response.json({
-            code: "57014",
-            message: "canceling statement due to statement timeout",
-            details: null,
-            hint: null,
-          }, { status: 500 }))),
+        db: createSupabaseDb(SUPABASE_URL, SERVICE_KEY, {
+          fetch: () =>
+            Promise.resolve(Response.json({
+              code: "57014",
+              message: "canceling statement due to statement timeout",
+              details: null,
+              hint: null,
+            }, { status: 500 })),
+        }),
       });
       const slow = await call(timedOut, { action: "create_purchase", lead_id: w.leadId }, { key: w.receiving.key });
       assert.deepEqual(statusAndBody(slow), errorBody(slow, 503, "Service unavailable", "service_unavailable"));
 
       const logged: unknown[] = [];
       const broken = createHandler({
-        db: createSupabaseDb(
-          SUPABASE_URL,
-          SERVICE_KEY,
-          () =>
+        db: createSupabaseDb(SUPABASE_URL, SERVICE_KEY, {
+          fetch: () =>
             Promise.resolve(Response.json({ code: "XX000", message: "secret internals", details: null, hint: null }, {
               status: 500,
             })),
-        ),
+        }),
         logError: (_id, error) => logged.push(error),
       });
       const failed = await call(broken, { action: "create_purchase", lead_id: w.leadId }, { key: w.receiving.key });
@@ -192,16 +143,45 @@ Deno.test("supabase-js adapter contract", async (t) => {
       const env = (vars: Record<string, string>) => (name: string) => vars[name];
       assert.throws(
         () => dbFromEnv(env({})),
-        /DATABASE_URL.*SUPABASE_URL.*SUPABASE_SERVICE_ROLE_KEY.*SUPABASE_SECRET_KEYS/,
+        /DATABASE_URL.*SUPABASE_URL.*SUPABASE_SECRET_KEYS.*SUPABASE_SERVICE_ROLE_KEY/,
       );
       assert.throws(() => dbFromEnv(env({ SUPABASE_URL })), /No database configured/);
+      // The new secret key wins: a project with legacy keys disabled still injects the old JWT.
       assert.equal(
-        serviceKey(env({ SUPABASE_SERVICE_ROLE_KEY: "legacy", SUPABASE_SECRET_KEYS: '{"default":"new"}' })),
-        "legacy",
+        serviceKey(env({ SUPABASE_SERVICE_ROLE_KEY: "legacy", SUPABASE_SECRET_KEYS: '{"default":"sb_secret_new"}' })),
+        "sb_secret_new",
       );
       assert.equal(serviceKey(env({ SUPABASE_SECRET_KEYS: '{"default":"sb_secret_x","other":"y"}' })), "sb_secret_x");
-      assert.equal(serviceKey(env({ SUPABASE_SECRET_KEYS: '{"ci":"sb_secret_ci"}' })), "sb_secret_ci");
+      assert.equal(
+        serviceKey(env({ SUPABASE_SECRET_KEYS: '{"ci":"sb_secret_ci"}', SUPABASE_SERVICE_ROLE_KEY: "legacy" })),
+        "legacy",
+      );
+      assert.equal(serviceKey(env({ SUPABASE_SERVICE_ROLE_KEY: "legacy" })), "legacy");
       assert.equal(serviceKey(env({})), undefined);
+      for (const malformed of ["{default:sb_secret_x}", '"sb_secret_x"', "[]", "null"]) {
+        assert.throws(
+          () => dbFromEnv(env({ SUPABASE_URL, SUPABASE_SECRET_KEYS: malformed, SUPABASE_SERVICE_ROLE_KEY: "legacy" })),
+          { message: 'SUPABASE_SECRET_KEYS is not a JSON object of keys (expected {"default": "sb_secret_…"})' },
+          malformed,
+        );
+      }
+      // Built from a hosted environment with both keys, every PostgREST call carries the new key.
+      seen.length = 0;
+      const hosted = createHandler({
+        db: dbFromEnv(
+          env({
+            SUPABASE_URL,
+            SUPABASE_SECRET_KEYS: '{"default":"sb_secret_new"}',
+            SUPABASE_SERVICE_ROLE_KEY: "legacy",
+          }),
+          { fetch: postgrestStub(sql, seen) },
+        ),
+      });
+      const reply = await call(hosted, { action: "get_channels" }, { key: w.receiving.key });
+      assert.equal(reply.status, 200, reply.text);
+      assert.deepEqual(seen.map((s) => [s.path, s.apikey, s.authorization]), [
+        ["/rest/v1/rpc/get_channels", "sb_secret_new", "Bearer sb_secret_new"],
+      ]);
       // DATABASE_URL wins over a hosted configuration: this adapter answers from the test database.
       const direct = dbFromEnv(env({ DATABASE_URL, SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY: "legacy" }));
       try {

@@ -5,28 +5,49 @@ import { createSupabaseDb } from "./db_supabase.ts";
 /** Reads one environment variable. */
 export type EnvReader = (name: string) => string | undefined;
 
-/** The service key of a hosted project: SUPABASE_SERVICE_ROLE_KEY, or the default of SUPABASE_SECRET_KEYS (JSON). */
+/**
+ * The service key of a hosted project: the `default` entry of SUPABASE_SECRET_KEYS (JSON,
+ * the new secret keys), else the legacy SUPABASE_SERVICE_ROLE_KEY. The new key comes first:
+ * a project that disabled its legacy keys still injects the old JWT, which PostgREST refuses.
+ * A SUPABASE_SECRET_KEYS that is not a JSON object of strings fails with a message saying so.
+ */
 export function serviceKey(env: EnvReader): string | undefined {
-  const legacy = env("SUPABASE_SERVICE_ROLE_KEY");
-  if (legacy) return legacy;
   const keys = env("SUPABASE_SECRET_KEYS");
-  if (!keys) return undefined;
-  const parsed = JSON.parse(keys) as Record<string, string>;
-  return parsed.default ?? Object.values(parsed)[0];
+  if (keys) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(keys);
+    } catch {
+      parsed = null;
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw new Error('SUPABASE_SECRET_KEYS is not a JSON object of keys (expected {"default": "sb_secret_…"})');
+    }
+    const key = (parsed as Record<string, unknown>).default;
+    if (typeof key === "string" && key) return key;
+  }
+  return env("SUPABASE_SERVICE_ROLE_KEY") || undefined;
 }
 
 /**
- * Chooses the database adapter: DATABASE_URL → postgres.js; else SUPABASE_URL plus a
- * service key → supabase-js. Neither → throws naming both options.
+ * Chooses the database adapter: DATABASE_URL → postgres.js (pool size DATABASE_POOL_SIZE,
+ * default 5); else SUPABASE_URL plus a service key → supabase-js. Neither → throws naming
+ * both options. `fetch` replaces the global fetch of the hosted adapter (tests).
  */
-export function dbFromEnv(env: EnvReader): Db {
+export function dbFromEnv(env: EnvReader, options: { fetch?: typeof fetch } = {}): Db {
   const databaseUrl = env("DATABASE_URL");
-  if (databaseUrl) return createPostgresDb(databaseUrl);
+  if (databaseUrl) {
+    const poolSize = env("DATABASE_POOL_SIZE");
+    if (poolSize !== undefined && !/^[1-9]\d{0,2}$/.test(poolSize)) {
+      throw new Error(`DATABASE_POOL_SIZE must be an integer from 1 to 999, got ${JSON.stringify(poolSize)}`);
+    }
+    return createPostgresDb(databaseUrl, { max: poolSize ? Number(poolSize) : undefined });
+  }
   const supabaseUrl = env("SUPABASE_URL");
   const key = serviceKey(env);
-  if (supabaseUrl && key) return createSupabaseDb(supabaseUrl, key);
+  if (supabaseUrl && key) return createSupabaseDb(supabaseUrl, key, { fetch: options.fetch });
   throw new Error(
     "No database configured: set DATABASE_URL (direct Postgres connection) or SUPABASE_URL " +
-      "with SUPABASE_SERVICE_ROLE_KEY or SUPABASE_SECRET_KEYS (hosted Supabase)",
+      "with SUPABASE_SECRET_KEYS or SUPABASE_SERVICE_ROLE_KEY (hosted Supabase)",
   );
 }

@@ -1,29 +1,41 @@
 import { createClient } from "@supabase/supabase-js";
 import type { Db, RpcArgs } from "./db.ts";
 import { fromSqlState, isUnavailableSqlState, serviceUnavailable } from "./errors.ts";
+import { parseExact } from "./exact_json.ts";
 
-/** How long one PostgREST call may take before it counts as the database being unavailable. */
-const TIMEOUT_MS = 15_000;
+/** Options of the hosted adapter. */
+export interface SupabaseDbOptions {
+  fetch?: typeof fetch;
+  /** Longest one PostgREST call may take before it answers 503; default 1500 ms (503 within 2 s). */
+  deadlineMs?: number;
+}
 
 /**
  * The hosted adapter: supabase-js `.rpc()` through PostgREST with the service key.
  * PostgREST answers a `PTxxx` SQLSTATE with that HTTP status and `{code, message, hint}`,
  * so the same SQL errors map to the same ApiErrors as with the direct adapter.
  */
-export function createSupabaseDb(
-  url: string,
-  serviceKey: string,
-  fetchImpl: typeof fetch = fetch,
-): Db {
+export function createSupabaseDb(url: string, serviceKey: string, options: SupabaseDbOptions = {}): Db {
+  const send = options.fetch ?? fetch;
+  const deadlineMs = options.deadlineMs ?? 1500;
   const client = createClient(url, serviceKey, {
     auth: { persistSession: false, autoRefreshToken: false },
-    // A call that hangs becomes a fetch error (status 0 below), so the API answers 503.
-    global: { fetch: (input, init) => fetchImpl(input, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) }) },
+    global: {
+      // A call that outlives the deadline becomes a fetch error (status 0 below): 503.
+      // supabase-js parses a success body with JSON.parse, which would round long numbers; a
+      // success body is handed to it as one JSON string instead, so `data` is PostgREST's JSON
+      // text, parsed below with every digit kept. Errors pass through untouched.
+      fetch: async (input, init) => {
+        const res = await send(input, { ...init, signal: AbortSignal.timeout(deadlineMs) });
+        if (!res.ok) return res;
+        return new Response(JSON.stringify(await res.text()), { status: res.status, headers: res.headers });
+      },
+    },
   });
   return {
     async rpc(fn: string, args: RpcArgs): Promise<unknown> {
       const { data, error, status } = await client.rpc(fn, args);
-      if (!error) return data;
+      if (!error) return parseExact(data as string);
       const apiError = fromSqlState(error.code, error.message, error.hint);
       if (apiError) throw apiError;
       // status 0: fetch itself failed or timed out; 502-504 and PGRST000-003: PostgREST lost the
