@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import postgres from "postgres";
-import { call, DATABASE_URL, errorBody, type Reply, statusAndBody, testEnv, world } from "./helpers.ts";
+import { call, DATABASE_URL, errorBody, relay, type Reply, statusAndBody, testEnv, world } from "./helpers.ts";
 import { freePort, startCluster } from "../dev/cluster.ts";
 import { migrate } from "../dev/migrate.ts";
 import { createPostgresDb } from "../supabase/functions/_shared/db_postgres.ts";
@@ -12,60 +12,6 @@ import { createHandler } from "../supabase/functions/_shared/handler.ts";
 
 /** How long after the request a 503 may come: API.md §2 row 8. */
 const ANSWER_WITHIN_MS = 2000;
-
-// A TCP relay to the real database that can be cut (connections closed, new ones refused),
-// hung (connections accepted and never answered) and restored.
-function relay(port: number, target: { hostname: string; port: number }) {
-  let listener: Deno.Listener | null = null;
-  let hang = false;
-  const open = new Set<Deno.Conn>();
-  async function pipe(from: Deno.Conn, to: Deno.Conn) {
-    try {
-      await from.readable.pipeTo(to.writable);
-    } catch {
-      // the other side closed
-    }
-  }
-  function closeAll() {
-    for (const conn of open) {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    }
-    open.clear();
-  }
-  return {
-    up() {
-      hang = false;
-      if (listener) return;
-      const accepting = Deno.listen({ hostname: "127.0.0.1", port });
-      listener = accepting;
-      (async () => {
-        for await (const client of accepting) {
-          open.add(client);
-          if (hang) continue;
-          const server = await Deno.connect({ hostname: target.hostname, port: target.port });
-          open.add(server);
-          pipe(client, server);
-          pipe(server, client);
-        }
-      })().catch(() => {});
-    },
-    /** Closes every connection and refuses new ones. */
-    down() {
-      listener?.close();
-      listener = null;
-      closeAll();
-    },
-    /** Closes every connection; new ones are accepted and never answered. */
-    hang() {
-      hang = true;
-      closeAll();
-    },
-  };
-}
 
 async function timed(send: () => Promise<Reply>): Promise<Reply & { ms: number }> {
   const started = performance.now();

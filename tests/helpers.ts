@@ -249,3 +249,63 @@ export function postgrestStub(sql: postgres.Sql, seen: Seen[]): typeof fetch {
     }
   };
 }
+
+/**
+ * A TCP relay on 127.0.0.1:`port` to the real database that can be cut (connections closed,
+ * new ones refused), hung (connections accepted and never answered) and restored; `tap` sees
+ * every chunk a client sends.
+ */
+export function relay(port: number, target: { hostname: string; port: number }, tap?: (chunk: Uint8Array) => void) {
+  let listener: Deno.Listener | null = null;
+  let hang = false;
+  const open = new Set<Deno.Conn>();
+  async function pipe(from: Deno.Conn, to: Deno.Conn, tap?: (chunk: Uint8Array) => void) {
+    try {
+      const tapped = tap
+        ? from.readable.pipeThrough(new TransformStream({ transform: (chunk, c) => (tap(chunk), c.enqueue(chunk)) }))
+        : from.readable;
+      await tapped.pipeTo(to.writable);
+    } catch {
+      // the other side closed
+    }
+  }
+  function closeAll() {
+    for (const conn of open) {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }
+    open.clear();
+  }
+  return {
+    up() {
+      hang = false;
+      if (listener) return;
+      const accepting = Deno.listen({ hostname: "127.0.0.1", port });
+      listener = accepting;
+      (async () => {
+        for await (const client of accepting) {
+          open.add(client);
+          if (hang) continue;
+          const server = await Deno.connect({ hostname: target.hostname, port: target.port });
+          open.add(server);
+          pipe(client, server, tap);
+          pipe(server, client);
+        }
+      })().catch(() => {});
+    },
+    /** Closes every connection and refuses new ones. */
+    down() {
+      listener?.close();
+      listener = null;
+      closeAll();
+    },
+    /** Closes every connection; new ones are accepted and never answered. */
+    hang() {
+      hang = true;
+      closeAll();
+    },
+  };
+}

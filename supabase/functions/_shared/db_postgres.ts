@@ -37,10 +37,9 @@ export interface PostgresDbOptions {
   prepare?: boolean;
 }
 
-/** Whether a connection string points at a transaction pooler, where prepared statements fail. */
+/** Whether a connection string points at Supavisor's transaction pooler (port 6543), where prepared statements fail. */
 export function isTransactionPooler(url: string): boolean {
-  const parsed = new URL(url);
-  return parsed.port === "6543" || parsed.searchParams.get("pgbouncer") === "true";
+  return new URL(url).port === "6543";
 }
 
 /**
