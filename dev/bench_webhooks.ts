@@ -34,15 +34,15 @@ export async function benchWebhooks(database: Database, deliveries: number, batc
     await sql`
       insert into public.webhook_deliveries (channels_id, events_id, type, url, payload)
       select ${channel.id as string}, ${event.id}, 'lead.created', ${url},
-        jsonb_build_object('type', 'lead.created', 'id', ${event.id}::text, 'created_at', now(),
-          'data', jsonb_build_object('lead', (select o.lead from internal.lead_objects o where o.id = ${lead
+        json_build_object('type', 'lead.created', 'id', ${event.id}::text, 'created_at', now(),
+          'data', json_build_object('lead', (select o.lead from internal.lead_objects o where o.id = ${lead
       .id as string}), 'status', 'New'))
       from generate_series(1, ${deliveries})`;
     const sweeper = createWebhookSweeper({ db, allowPrivateUrls: true, batchSize });
     const started = performance.now();
     let delivered = 0;
     for (;;) {
-      const result = await sweeper.sweep(1000);
+      const result = await sweeper.sweep({ maxRounds: 1000 });
       delivered += result.delivered;
       if (result.claimed === 0) break;
     }

@@ -1,11 +1,16 @@
 // Webhook delivery against a real HTTP receiver on 127.0.0.1.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { act, ops, type TestEnv, testEnv, world } from "./helpers.ts";
+import { act, LEAD_KEYS, ops, type TestEnv, testEnv, world } from "./helpers.ts";
 import { verifyWebhook } from "../examples/verify_webhook.ts";
 import { createHandler } from "../supabase/functions/_shared/handler.ts";
 import { createWebhookSweeper, type SweeperOptions } from "../supabase/functions/_shared/webhooks.ts";
-import { isPrivateAddress, webhookUrlRefusal } from "../supabase/functions/_shared/webhook_url.ts";
+import {
+  DnsError,
+  isPrivateAddress,
+  type Resolver,
+  webhookUrlRefusal,
+} from "../supabase/functions/_shared/webhook_url.ts";
 
 interface Received {
   path: string;
@@ -57,6 +62,28 @@ async function deliveries(sql: postgres.Sql, channelId: string) {
     from public.webhook_deliveries d where d.channels_id = ${channelId} order by d.created_at, d.id`;
 }
 
+// Makes a channel's pending deliveries the first a sweep claims (it claims by next_attempt_at),
+// ahead of rows other steps left behind.
+async function dueFirst(sql: postgres.Sql, channelId: string) {
+  await sql`update public.webhook_deliveries set next_attempt_at = now() - interval '1 hour'
+    where channels_id = ${channelId} and status = 'pending'`;
+}
+
+// The object keys of a JSON text, in the order they are written (nested ones included).
+function keySequence(text: string): string[] {
+  return [...text.matchAll(/"(?:[^"\\]|\\.)*"(\s*:)?/g)].filter((m) => m[1]).map((m) =>
+    JSON.parse(m[0].replace(/\s*:$/, ""))
+  );
+}
+
+// A fetch that must never be called: traffic to a public address is never sent from tests.
+function noFetch(calls: string[]): typeof fetch {
+  return (input) => {
+    calls.push(String(input));
+    return Promise.reject(new Error("tests send nothing outside 127.0.0.1"));
+  };
+}
+
 Deno.test("webhooks", async (t) => {
   const env = testEnv();
   const { sql } = env;
@@ -68,13 +95,18 @@ Deno.test("webhooks", async (t) => {
     await t.step("create_lead and update_status deliver the documented payload, signed", async () => {
       const w = await hookedWorld(env, `${rx.base}/ok`, `${rx.base}/ok`);
       await ops.createStatus(sql, { channel: w.channelId, name: "Won" });
+      const budget = await ops.createProperty(sql, { channel: w.channelId, name: "Budget", type: "number" });
       const created = await act(env, w.receiving.key, "create_lead", {
         channel_id: w.channelId,
         email: "w@example.com",
+        properties: [{ property_definitions_id: budget.id, value: 25000 }],
       });
       const leadId = (created.body.lead as { id: string }).id;
       await act(env, w.receiving.key, "update_status", { lead_id: leadId, status: "Won" });
-      const full = await act(env, w.receiving.key, "get_lead_by_id", { lead_id: leadId });
+      // get_lead_by_id answers the Lead plus "lead_status"; webhooks carry the Lead itself.
+      const { lead_status: _, ...updatedLead } =
+        (await act(env, w.receiving.key, "get_lead_by_id", { lead_id: leadId }))
+          .body.lead as Record<string, unknown>;
       await sweeperFor().sweep();
 
       const events = await sql`select id, category, created_at from public.events where leads_id = ${leadId}
@@ -96,10 +128,26 @@ Deno.test("webhooks", async (t) => {
           type: "lead.status_updated",
           id: statusEvent.id,
           created_at: statusEvent.created_at.toISOString(),
-          data: { lead: full.body.lead, status: "Won" },
+          data: { lead: updatedLead, status: "Won" },
         },
       );
+      // Keys in the order of API.md §5, the Lead's (nested ones too) as in the API's own answer.
+      const leadKeys = keySequence(created.text).slice(1);
+      assert.deepEqual(leadKeys.slice(0, LEAD_KEYS.length), LEAD_KEYS);
+      assert.deepEqual(leadKeys.slice(LEAD_KEYS.length), [
+        "id",
+        "value",
+        "property_definitions_id",
+        "property_definitions",
+        "id",
+        "name",
+        "type",
+      ]);
       for (const r of mine) {
+        assert.deepEqual(keySequence(r.body), ["type", "id", "created_at", "data", "lead", ...leadKeys, "status"]);
+        const [stored] = await sql`select payload::text as text from public.webhook_deliveries
+          where events_id = ${r.headers.get("webhook-id")}`;
+        assert.equal(r.body, stored.text, "the body is the outbox text, byte for byte");
         assert.equal(r.headers.get("content-type"), "application/json");
         assert.match(r.headers.get("webhook-signature")!, /^v1,[A-Za-z0-9+/]+=*$/);
         assert.ok(Math.abs(Number(r.headers.get("webhook-timestamp")) - Date.now() / 1000) < 60);
@@ -198,7 +246,7 @@ Deno.test("webhooks", async (t) => {
     });
 
     await t.step("private and non-http URLs are refused without the opt-in, and delivered with it", async () => {
-      const w = await hookedWorld(env, `${rx.base}/ok`, null);
+      const w = await hookedWorld(env, "http://127.0.0.1/ok", null);
       await act(env, w.receiving.key, "create_lead", { channel_id: w.channelId });
       const before = rx.received.length;
       await createWebhookSweeper({ db: env.db }).sweep();
@@ -208,6 +256,16 @@ Deno.test("webhooks", async (t) => {
         "refused: private address",
         before,
       ]);
+
+      // Without the opt-in only ports 80 and 443 are delivered to; with it, the receiver's own.
+      const port = await hookedWorld(env, `${rx.base}/ok`, null);
+      await act(env, port.receiving.key, "create_lead", { channel_id: port.channelId });
+      await createWebhookSweeper({ db: env.db }).sweep();
+      assert.deepEqual(
+        (await deliveries(sql, port.channelId)).map((d) => [d.status, d.last_error, d.attempts]),
+        [["failed", "refused: only ports 80 and 443 are allowed", 1]],
+      );
+      assert.equal(rx.received.length, before);
 
       const allowed = await hookedWorld(env, `${rx.base}/ok`, null);
       await act(env, allowed.receiving.key, "create_lead", { channel_id: allowed.channelId });
@@ -252,11 +310,41 @@ Deno.test("webhooks", async (t) => {
           "64:ff9b::7f00:1",
           "2002:7f00:1::",
           "1::2::3",
+          "64:ff9b::a00:1", // NAT64 to 10.0.0.1
+          "64:ff9b:1::808:808", // local-use NAT64 (RFC 8215), whatever it embeds
+          "2001::1", // Teredo
+          "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+          "::ffff:0:8.8.8.8", // IPv4-translated (RFC 2765)
+          "::ffff:0:808:808",
+          "::8.8.8.8", // IPv4-compatible, deprecated
+          "::808:808",
+          "2001:db8::1", // documentation
+          "3fff::1",
+          "192.0.2.1",
+          "198.51.100.1",
+          "203.0.113.5",
+          "198.18.0.1", // benchmarking
+          "240.0.0.1", // reserved
+          "255.255.255.255",
+          "224.0.0.1",
+          "100::1", // discard-only
+          "fe80::1%eth0",
+          "1.2.3", // inet_aton shorthand: not how URL or a resolver writes an address
+          "example.com",
         ]
       ) {
         assert.equal(isPrivateAddress(ip), true, ip);
       }
-      for (const ip of ["8.8.8.8", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"]) {
+      for (
+        const ip of [
+          "8.8.8.8",
+          "172.32.0.1",
+          "2606:4700::1111",
+          "::ffff:8.8.8.8",
+          "2002:808:808::1",
+          "64:ff9b::808:808",
+        ]
+      ) {
         assert.equal(isPrivateAddress(ip), false, ip);
       }
       const resolveTo = (ips: string[]) => () => Promise.resolve(ips);
@@ -264,35 +352,175 @@ Deno.test("webhooks", async (t) => {
         webhookUrlRefusal(url, { allowPrivate: false, resolve: resolveTo(ips) });
       assert.equal(await check("https://hooks.example.com/x", ["93.184.216.34"]), null);
       assert.equal(await check("https://internal.example.com/x", ["10.0.0.5"]), "refused: private address");
-      assert.equal(await check("https://nowhere.example.com/x", []), "refused: host does not resolve");
-      assert.equal(await check("http://localhost:9000/x", ["93.184.216.34"]), "refused: private address");
-      assert.equal(await check("http://[::1]:9000/x", []), "refused: private address");
+      assert.equal(
+        await check("https://mixed.example.com/x", ["93.184.216.34", "2001::1"]),
+        "refused: private address",
+      );
+      assert.equal(await check("http://localhost/x", ["93.184.216.34"]), "refused: private address");
+      assert.equal(await check("http://[::1]/x", []), "refused: private address");
+      assert.equal(await check("http://[64:ff9b:1::808:808]/x", []), "refused: private address");
+      assert.equal(await check("http://[::ffff:0:8.8.8.8]/x", []), "refused: private address");
+      assert.equal(await check("http://[2001::1]/x", []), "refused: private address");
+      // Ports: 80 and 443 on either scheme, nothing else; with the opt-in, any.
+      assert.equal(await check("http://hooks.example.com:80/x", ["93.184.216.34"]), null);
+      assert.equal(await check("https://hooks.example.com:443/x", ["93.184.216.34"]), null);
+      assert.equal(await check("http://hooks.example.com:443/x", ["93.184.216.34"]), null);
+      for (
+        const url of ["http://hooks.example.com:8080/x", "https://hooks.example.com:8443/x", "http://[::1]:9000/x"]
+      ) {
+        assert.equal(await check(url, ["93.184.216.34"]), "refused: only ports 80 and 443 are allowed", url);
+      }
+      assert.equal(await webhookUrlRefusal("http://127.0.0.1:9000/x", { allowPrivate: true }), null);
+      // A name that does not resolve now is not refused: the check throws DnsError, and the
+      // delivery is retried (see the next step).
+      const failing = (error: Error) => () => Promise.reject(error);
+      await assert.rejects(
+        webhookUrlRefusal("https://hooks.example.com/x", {
+          allowPrivate: false,
+          resolve: failing(new Error("SERVFAIL")),
+        }),
+        new DnsError("cannot resolve hooks.example.com: SERVFAIL"),
+      );
+      await assert.rejects(
+        webhookUrlRefusal("https://nowhere.example.com/x", { allowPrivate: false, resolve: resolveTo([]) }),
+        new DnsError("cannot resolve nowhere.example.com: no address"),
+      );
       assert.equal(await check("not a url", []), "refused: not a valid URL");
+      assert.equal(
+        await check("ftp://hooks.example.com/x", ["93.184.216.34"]),
+        "refused: only http and https URLs are allowed",
+      );
       // The URL parser writes IPv4-mapped addresses in hex; they are still refused.
-      assert.equal(await check("http://[::ffff:127.0.0.1]:9000/x", []), "refused: private address");
+      assert.equal(await check("http://[::ffff:127.0.0.1]/x", []), "refused: private address");
       assert.equal(await check("http://[::ffff:169.254.169.254]/latest", []), "refused: private address");
     });
 
-    await t.step("the sweep endpoint needs its secret and reports what it did", async () => {
+    await t.step("a host name that does not resolve now is retried, not failed", async () => {
+      const w = await hookedWorld(env, "https://hooks.example.com/x", null);
+      await act(env, w.receiving.key, "create_lead", { channel_id: w.channelId });
+      await act(env, w.receiving.key, "create_lead", { channel_id: w.channelId });
+      await dueFirst(sql, w.channelId);
+      const sent: string[] = [];
+      let answers: Resolver[] = [() => Promise.reject(new Error("SERVFAIL")), () => Promise.resolve([])];
+      const sweeper = createWebhookSweeper({
+        db: env.db,
+        batchSize: 1,
+        baseDelayMs: 60_000,
+        random: () => 0.5,
+        fetch: noFetch(sent),
+        resolve: (host) => answers.shift()!(host),
+      });
+      const results = [await sweeper.sweepOnce(), await sweeper.sweepOnce()];
+      assert.deepEqual(results, Array(2).fill({ claimed: 1, delivered: 0, retrying: 1, failed: 0, errors: 0 }));
+      const rows = await sql`
+        select d.status, d.attempts, d.last_error,
+          round(extract(epoch from d.next_attempt_at - a.created_at))::int as retry_in_s
+        from public.webhook_deliveries d join public.webhook_attempts a on a.webhook_deliveries_id = d.id
+        where d.channels_id = ${w.channelId} order by a.created_at`;
+      assert.deepEqual(rows.map((r) => [r.status, r.attempts, r.last_error, r.retry_in_s]), [
+        ["pending", 1, "dns error: cannot resolve hooks.example.com: SERVFAIL", 60],
+        ["pending", 1, "dns error: cannot resolve hooks.example.com: no address", 60],
+      ]);
+      assert.deepEqual(sent, []);
+
+      // Once the name resolves to a public address on a port other than 80/443, or to a
+      // private one, the refusal is permanent.
+      await dueFirst(sql, w.channelId);
+      await sql`update public.webhook_deliveries set url = 'https://hooks.example.com:8443/x'
+        where id = (select id from public.webhook_deliveries where channels_id = ${w.channelId} limit 1)`;
+      answers = [() => Promise.resolve(["10.0.0.5"]), () => Promise.resolve(["10.0.0.5"])];
+      await sweeper.sweepOnce();
+      await sweeper.sweepOnce();
+      assert.deepEqual(
+        (await deliveries(sql, w.channelId)).map((d) => [d.url, d.status, d.attempts, d.last_error]).sort(),
+        [
+          ["https://hooks.example.com/x", "failed", 2, "refused: private address"],
+          ["https://hooks.example.com:8443/x", "failed", 2, "refused: only ports 80 and 443 are allowed"],
+        ],
+      );
+      assert.deepEqual(sent, []);
+    });
+
+    await t.step("the sweep endpoint needs its secret, answers 202 at once and sweeps afterwards", async () => {
       const w = await hookedWorld(env, `${rx.base}/ok`, null);
       await act(env, w.receiving.key, "create_lead", { channel_id: w.channelId });
-      const handler = createHandler({ db: env.db, sweep: { sweeper: sweeperFor(), secret: "s3cret" } });
+      const background: Promise<unknown>[] = [];
+      const handler = createHandler({
+        db: env.db,
+        sweep: { sweeper: sweeperFor(), secret: "s3cret" },
+        background: (work) => background.push(work),
+      });
       const url = "http://127.0.0.1/functions/v1/openapi-operations/sweep-webhooks";
       for (const authorization of ["", "Bearer wrong", "s3cret"]) {
         const res = await handler(new Request(url, { method: "POST", headers: { Authorization: authorization } }));
         assert.equal(res.status, 401);
         assert.deepEqual((await res.json()).error, "Invalid sweep secret");
       }
-      const res = await handler(new Request(url, { method: "POST", headers: { Authorization: "Bearer s3cret" } }));
-      const result = await res.json();
-      assert.equal(res.status, 200);
-      assert.deepEqual(Object.keys(result), ["claimed", "delivered", "retrying", "failed", "errors"]);
-      assert.ok(result.delivered >= 1);
+      assert.equal(background.length, 0);
+      const res = await handler(
+        new Request(url, { method: "POST", headers: { Authorization: "Bearer s3cret", "X-Request-Id": "cron-1" } }),
+      );
+      assert.deepEqual([res.status, await res.text()], [202, '{"accepted":true}']);
+      assert.equal(res.headers.get("x-request-id"), "cron-1");
+      assert.equal(res.headers.get("access-control-allow-origin"), "*");
+      assert.equal(background.length, 1);
+      await Promise.all(background);
       assert.equal((await deliveries(sql, w.channelId))[0].status, "delivered");
       const unconfigured = createHandler({ db: env.db, sweep: { sweeper: sweeperFor(), secret: undefined } });
       const refused = await unconfigured(new Request(url, { method: "POST", headers: { Authorization: "Bearer " } }));
       assert.equal(refused.status, 401);
       await refused.body?.cancel();
+    });
+
+    await t.step("the sweep endpoint answers within a second while a receiver hangs", async () => {
+      const w = await hookedWorld(env, `${rx.base}/hang`, null);
+      await act(env, w.receiving.key, "create_lead", { channel_id: w.channelId });
+      await dueFirst(sql, w.channelId);
+      const background: Promise<unknown>[] = [];
+      const handler = createHandler({
+        db: env.db,
+        sweep: { sweeper: sweeperFor({ timeoutMs: 1500, baseDelayMs: 60_000 }), secret: "s3cret" },
+        background: (work) => background.push(work),
+      });
+      const started = performance.now();
+      const res = await handler(
+        new Request("http://127.0.0.1/functions/v1/openapi-operations/sweep-webhooks", {
+          method: "POST",
+          headers: { Authorization: "Bearer s3cret" },
+        }),
+      );
+      const answeredIn = performance.now() - started;
+      assert.deepEqual([res.status, await res.json()], [202, { accepted: true }]);
+      assert.ok(answeredIn < 500, `answered in ${answeredIn} ms`);
+      await Promise.all(background);
+      const [d] = await deliveries(sql, w.channelId);
+      assert.deepEqual([d.status, d.attempts, d.attempt_log.length, d.attempt_log[0].error], [
+        "pending",
+        1,
+        1,
+        "timeout after 1500 ms",
+      ]);
+      assert.ok(performance.now() - started >= 1500);
+      assert.equal(rx.received.filter((r) => r.headers.get("webhook-id") === d.events_id).length, 1);
+    });
+
+    await t.step("a sweep starts no batch once its time budget is spent", async () => {
+      const w = await hookedWorld(env, `${rx.base}/hang`, null);
+      for (let i = 0; i < 3; i++) await act(env, w.receiving.key, "create_lead", { channel_id: w.channelId });
+      await dueFirst(sql, w.channelId);
+      const sweeper = sweeperFor({ batchSize: 1, timeoutMs: 300, baseDelayMs: 60_000 });
+      const none = { claimed: 0, delivered: 0, retrying: 0, failed: 0, errors: 0 };
+      assert.deepEqual(await sweeper.sweep({ budgetMs: 0 }), none);
+      const started = performance.now();
+      // The first batch (one hanging delivery, 300 ms) spends the 100 ms budget.
+      assert.deepEqual(await sweeper.sweep({ budgetMs: 100 }), { ...none, claimed: 1, retrying: 1 });
+      const took = performance.now() - started;
+      assert.ok(took >= 300 && took < 900, `took ${took} ms`);
+      const attempts = async () => (await deliveries(sql, w.channelId)).map((d) => d.attempts).sort();
+      assert.deepEqual(await attempts(), [0, 0, 1]);
+      // With budget left, the next batches come.
+      assert.deepEqual(await sweeper.sweep({ budgetMs: 10_000, maxRounds: 2 }), { ...none, claimed: 2, retrying: 2 });
+      assert.deepEqual(await attempts(), [1, 1, 1]);
     });
 
     await t.step("a channel without a valid signing secret fails the delivery without retrying", async () => {
@@ -309,25 +537,47 @@ Deno.test("webhooks", async (t) => {
       assert.equal(rx.received.filter((r) => r.headers.get("webhook-id") === d.events_id).length, 0);
     });
 
-    await t.step("a sweep that cannot reach the database answers 500 without internals", async () => {
-      const logged: unknown[] = [];
+    await t.step("a sweep that cannot reach the database logs the error after answering", async () => {
+      const logged: [string, unknown][] = [];
       const broken = createWebhookSweeper({
         db: { rpc: () => Promise.reject(new Error("secret internals")), close: () => Promise.resolve() },
       });
+      const background: Promise<unknown>[] = [];
       const handler = createHandler({
         db: env.db,
         sweep: { sweeper: broken, secret: "s3cret" },
-        logError: (_id, error) => logged.push(error),
+        logError: (id, error) => logged.push([id, error]),
+        background: (work) => background.push(work),
       });
       const res = await handler(
+        new Request("http://127.0.0.1/functions/v1/openapi-operations/sweep-webhooks", {
+          method: "POST",
+          headers: { Authorization: "Bearer s3cret", "X-Request-Id": "cron-2" },
+        }),
+      );
+      assert.deepEqual([res.status, await res.text()], [202, '{"accepted":true}']);
+      // What background gets never rejects: the error is logged with the request's id.
+      assert.deepEqual((await Promise.allSettled(background)).map((s) => s.status), ["fulfilled"]);
+      assert.equal(logged.length, 1);
+      assert.equal(logged[0][0], "cron-2");
+      assert.match(String(logged[0][1]), /secret internals/);
+
+      // Without a background dependency the sweep still runs, and its error is still logged.
+      const loggedAlone = Promise.withResolvers<unknown>();
+      const alone = createHandler({
+        db: env.db,
+        sweep: { sweeper: broken, secret: "s3cret" },
+        logError: (_id, error) => loggedAlone.resolve(error),
+      });
+      const answer = await alone(
         new Request("http://127.0.0.1/functions/v1/openapi-operations/sweep-webhooks", {
           method: "POST",
           headers: { Authorization: "Bearer s3cret" },
         }),
       );
-      const body = await res.json();
-      assert.deepEqual([res.status, body.error, body.code], [500, "Internal server error", "internal_error"]);
-      assert.match(String(logged[0]), /secret internals/);
+      assert.equal(answer.status, 202);
+      await answer.body?.cancel();
+      assert.match(String(await loggedAlone.promise), /secret internals/);
     });
 
     await t.step("the sweep endpoint answers only POST", async () => {

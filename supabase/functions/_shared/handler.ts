@@ -30,6 +30,12 @@ export interface HandlerDeps {
   onWebhooksQueued?: () => void;
   /** The webhook sweep endpoint (`POST …/sweep-webhooks` with `Authorization: Bearer <secret>`), for a scheduler. */
   sweep?: { sweeper: Sweeper; secret: string | undefined };
+  /**
+   * Keeps work started by a request alive after its response (on Supabase:
+   * EdgeRuntime.waitUntil). The promises it gets never reject: their errors already went to
+   * logError. Without it the work simply runs on, as long as the process does.
+   */
+  background?: (work: Promise<unknown>) => void;
 }
 
 function requestIdOf(req: Request): string {
@@ -145,7 +151,11 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
         request_id: headers["X-Request-Id"],
       }, headers);
     }
-    return json(200, await deps.sweep!.sweeper.sweep(), headers);
+    // A scheduler's call (pg_net) must not wait for receivers: the answer goes out now and the
+    // sweep runs after it, bounded by its time budget.
+    const work = deps.sweep!.sweeper.sweep().catch((error) => logError(headers["X-Request-Id"], error));
+    deps.background?.(work);
+    return json(202, { accepted: true }, headers);
   }
 
   async function dispatch(req: Request): Promise<ActionResult> {

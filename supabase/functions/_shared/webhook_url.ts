@@ -1,76 +1,80 @@
-// Where webhooks may be sent. Outside local development a webhook URL must be http(s) and
-// must not reach this server's own network: loopback, private, link-local, carrier-grade NAT,
-// multicast or reserved addresses are refused (SSRF), whether written as an IP or behind a
-// host name. Redirects are never followed (see webhooks.ts), so a public URL cannot bounce
-// the request inside either.
+// Where webhooks may be sent. Outside local development a webhook URL must be http(s) on port
+// 80 or 443 and must reach a public unicast address, whether written as an IP or behind a
+// host name: loopback, private, link-local, carrier-grade NAT, multicast, reserved,
+// documentation and transition ranges are refused (SSRF). Redirects are never followed (see
+// webhooks.ts), so a public URL cannot bounce the request inside either.
+import ipaddr from "ipaddr.js";
 
 /** Resolves a host name to IP addresses; the default uses Deno.resolveDns where the runtime has it. */
 export type Resolver = (host: string) => Promise<string[]>;
 
-function ipv4Parts(ip: string): number[] | null {
-  const parts = ip.split(".");
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return null;
-  return parts.map(Number);
+/** The host name could not be resolved right now; unlike a refusal, worth trying again later. */
+export class DnsError extends Error {
+  override name = "DnsError";
 }
 
-function isPrivateIpv4([a, b]: number[]): boolean {
-  return a === 0 || a === 10 || a === 127 || a >= 224 || (a === 100 && b >= 64 && b <= 127) ||
-    (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
-    (a === 192 && b === 0) || (a === 198 && (b === 18 || b === 19));
+const NAT64_WELL_KNOWN = ipaddr.parseCIDR("64:ff9b::/96");
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR("2000::/3");
+
+function ipv4Of(hi: number, lo: number): ipaddr.IPv4 {
+  return new ipaddr.IPv4([hi >> 8, hi & 255, lo >> 8, lo & 255]);
 }
 
-// An IPv6 address as its eight 16-bit groups (a trailing dotted IPv4 counts as two), or null.
-function ipv6Groups(ip: string): number[] | null {
-  let text = ip.toLowerCase().replace(/%.*$/, "");
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted) {
-    const v4 = ipv4Parts(dotted[1]);
-    if (!v4) return null;
-    text = text.slice(0, -dotted[1].length) +
-      `${((v4[0] << 8) | v4[1]).toString(16)}:${((v4[2] << 8) | v4[3]).toString(16)}`;
-  }
-  const halves = text.split("::");
-  if (halves.length > 2) return null;
-  const head = halves[0] ? halves[0].split(":") : [];
-  const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
-  const groups = [...head, ...Array(halves.length === 2 ? missing : 0).fill("0"), ...tail];
-  if (!groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
-  return groups.map((g) => parseInt(g, 16));
+// ipaddr.js names every special-purpose range (IANA registries); anything it does not name is
+// "unicast". IPv6 must also be global unicast (2000::/3): the rest of the space is reserved,
+// e.g. the deprecated IPv4-compatible ::/96, which ipaddr.js does not name.
+function isPublic(address: ipaddr.IPv4 | ipaddr.IPv6): boolean {
+  if (address.kind() === "ipv4") return address.range() === "unicast";
+  const v6 = address as ipaddr.IPv6;
+  const g = v6.parts;
+  const range = v6.range();
+  // Forms whose packets go on to an embedded IPv4 address are judged by that address: a
+  // receiver may well be reached through them (a DNS64 resolver answers 64:ff9b::/96 for
+  // IPv4-only hosts). The local-use NAT64 prefix 64:ff9b:1::/48, IPv4-translated
+  // ::ffff:0:0/96 and Teredo stay refused: they lead into someone's own network.
+  if (range === "ipv4Mapped") return isPublic(v6.toIPv4Address());
+  if (v6.match(NAT64_WELL_KNOWN)) return isPublic(ipv4Of(g[6], g[7]));
+  if (range === "6to4") return isPublic(ipv4Of(g[1], g[2]));
+  return range === "unicast" && v6.match(GLOBAL_UNICAST_V6);
 }
 
-function isPrivateIpv6(ip: string): boolean {
-  const g = ipv6Groups(ip);
-  if (!g) return true;
-  const embeddedV4 = (hi: number, lo: number) => isPrivateIpv4([hi >> 8, hi & 255, lo >> 8, lo & 255]);
-  const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
-  if (zeros(0, 6)) return g[6] === 0 || embeddedV4(g[6], g[7]); // ::, ::1, IPv4-compatible
-  if (zeros(0, 5) && g[5] === 0xffff) return embeddedV4(g[6], g[7]); // IPv4-mapped
-  if (g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6)) return embeddedV4(g[6], g[7]); // NAT64
-  if (g[0] === 0x2002) return embeddedV4(g[1], g[2]); // 6to4
-  return (g[0] & 0xfe00) === 0xfc00 || // unique local fc00::/7
-    (g[0] & 0xffc0) === 0xfe80 || // link-local fe80::/10
-    (g[0] & 0xffc0) === 0xfec0 || // site-local fec0::/10
-    (g[0] & 0xff00) === 0xff00 || // multicast ff00::/8
-    (g[0] === 0x2001 && g[1] === 0x0db8) || // documentation 2001:db8::/32
-    (g[0] === 0x0100 && zeros(1, 4)); // discard-only 100::/64
-}
-
-/** Whether an IP literal (v4 or v6) is one the server must not call. */
+/**
+ * Whether an IP literal (v4 or v6) is one the server must not call. Anything else counts as
+ * one: IPv4 only in dotted decimal (as URL and resolvers write it), no inet_aton shorthands.
+ */
 export function isPrivateAddress(ip: string): boolean {
-  const v4 = ipv4Parts(ip);
-  return v4 ? isPrivateIpv4(v4) : isPrivateIpv6(ip);
+  if (ipaddr.IPv4.isValidFourPartDecimal(ip)) return !isPublic(ipaddr.IPv4.parse(ip));
+  // ipaddr.js reads "::a.b.c.d" as IPv4-mapped, but it is the deprecated IPv4-compatible form
+  // (::/96), refused like every address outside 2000::/3.
+  if (!ipaddr.IPv6.isValid(ip) || /^::\d+\.\d+\.\d+\.\d+(%.*)?$/.test(ip)) return true;
+  return !isPublic(ipaddr.IPv6.parse(ip));
 }
 
+// Both families: a name with an A record but no AAAA record is fine, but a family that fails
+// for any other reason (timeout, server failure) might have held a private address, so the
+// whole lookup fails and is tried again later. The lookup gets its own timeout: the
+// attempt's timeout only starts with the request.
 async function defaultResolver(host: string): Promise<string[]> {
-  const answers = await Promise.allSettled([Deno.resolveDns(host, "A"), Deno.resolveDns(host, "AAAA")]);
+  const signal = AbortSignal.timeout(5_000);
+  const answers = await Promise.allSettled([
+    Deno.resolveDns(host, "A", { signal }),
+    Deno.resolveDns(host, "AAAA", { signal }),
+  ]);
+  const failed = answers.filter((a) => a.status === "rejected").map((a) => a.reason as Error);
+  const hard = failed.find((e) => !(e instanceof Deno.errors.NotFound));
+  if (hard || failed.length === answers.length) throw hard ?? failed[0];
   return answers.flatMap((a) => a.status === "fulfilled" ? a.value : []);
 }
 
 /**
- * Why a webhook URL must not be called, or null when it may. With allowPrivate (local
- * development and tests) only the scheme is checked.
+ * Why a webhook URL must not be called (a permanent refusal: the delivery fails), or null
+ * when it may. With allowPrivate (local development and tests) only the scheme is checked,
+ * so local receivers may listen on any port.
+ *
+ * Throws DnsError when the host name does not resolve now: a resolver error (timeout, server
+ * failure) or no address at all. That is retried, not refused. NXDOMAIN is retried too:
+ * a receiver's DNS can be fixed while the delivery waits, and the 24 h retry window bounds
+ * the attempts spent on a name that never comes back.
  */
 export async function webhookUrlRefusal(
   raw: string,
@@ -84,10 +88,23 @@ export async function webhookUrlRefusal(
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return "refused: only http and https URLs are allowed";
   if (options.allowPrivate) return null;
+  // URL leaves the port empty when it is the scheme's default; 80 and 443 are accepted on
+  // either scheme.
+  if (url.port !== "" && url.port !== "80" && url.port !== "443") return "refused: only ports 80 and 443 are allowed";
   const host = url.hostname.replace(/^\[|\]$/g, "");
   if (host === "localhost" || host.endsWith(".localhost")) return "refused: private address";
-  const literal = ipv4Parts(host) || host.includes(":");
-  const addresses = literal ? [host] : await (options.resolve ?? defaultResolver)(host);
-  if (addresses.length === 0) return "refused: host does not resolve";
+  // URL has already turned every IPv4 spelling (hex, octal, one number) into dotted decimal.
+  const literal = ipaddr.IPv4.isValidFourPartDecimal(host) || host.includes(":");
+  let addresses: string[];
+  if (literal) {
+    addresses = [host];
+  } else {
+    try {
+      addresses = await (options.resolve ?? defaultResolver)(host);
+    } catch (error) {
+      throw new DnsError(`cannot resolve ${host}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (addresses.length === 0) throw new DnsError(`cannot resolve ${host}: no address`);
+  }
   return addresses.some(isPrivateAddress) ? "refused: private address" : null;
 }

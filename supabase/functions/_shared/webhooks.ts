@@ -5,13 +5,13 @@
 // Webhook-Id, which is the event id and stays the same across retries.
 import { Webhook } from "standardwebhooks";
 import type { Db } from "./db.ts";
-import { type Resolver, webhookUrlRefusal } from "./webhook_url.ts";
+import { DnsError, type Resolver, webhookUrlRefusal } from "./webhook_url.ts";
 
 /** Tuning of a sweeper; the defaults are the production values. */
 export interface SweeperOptions {
   db: Db;
   fetch?: typeof fetch;
-  /** Allow loopback and private addresses (local development and tests only). */
+  /** Allow loopback and private addresses, on any port (local development and tests only). */
   allowPrivateUrls?: boolean;
   resolve?: Resolver;
   /** Per-attempt timeout; default 10 s. */
@@ -42,17 +42,31 @@ interface Claimed {
   id: string;
   event_id: string;
   url: string;
-  payload: unknown;
+  /** The JSON text stored in the outbox: signed and sent as it is. */
+  payload: string;
   secret: string | null;
   attempt: number;
+}
+
+/** Limits of one sweep. */
+export interface SweepLimits {
+  /** Most batches; default 20. */
+  maxRounds?: number;
+  /**
+   * No batch is started once this many milliseconds have passed since the sweep began;
+   * default 25 s. A batch already started still runs to its end (at most the per-attempt
+   * timeout), so a sweep lasts at most about budgetMs + timeoutMs: with the defaults 35 s,
+   * well inside an edge function's wall-clock limit.
+   */
+  budgetMs?: number;
 }
 
 /** A webhook sweeper. */
 export interface Sweeper {
   /** Claims and delivers one batch. */
   sweepOnce(): Promise<SweepResult>;
-  /** Sweeps batches until none is full, at most `maxRounds` (default 20). */
-  sweep(maxRounds?: number): Promise<SweepResult>;
+  /** Sweeps batches until one is not full, the rounds run out or the time budget is spent. */
+  sweep(limits?: SweepLimits): Promise<SweepResult>;
 }
 
 // The Standard Webhooks signature, or null when the channel has no usable secret.
@@ -79,21 +93,34 @@ export function createWebhookSweeper(options: SweeperOptions): Sweeper {
     return Math.round(delay * (0.8 + 0.4 * random()));
   }
 
+  // What keeps an attempt from being sent, if anything: a refused URL (permanent) or a host
+  // name that does not resolve now (retried).
+  async function urlProblem(url: string): Promise<{ error: string; retry: boolean } | null> {
+    try {
+      const refusal = await webhookUrlRefusal(url, {
+        allowPrivate: options.allowPrivateUrls ?? false,
+        resolve: options.resolve,
+      });
+      return refusal ? { error: refusal, retry: false } : null;
+    } catch (e) {
+      if (!(e instanceof DnsError)) throw e;
+      return { error: `dns error: ${e.message}`, retry: true };
+    }
+  }
+
   // One attempt: returns the delivery's status afterwards.
   async function deliver(d: Claimed): Promise<string> {
+    const started = performance.now();
+    const problem = await urlProblem(d.url);
+    const timestamp = new Date();
+    const signature = sign(d, timestamp, d.payload);
     let statusCode: number | null = null;
     let error: string | null = null;
     let retry = true;
-    const started = performance.now();
-    const refusal = await webhookUrlRefusal(d.url, {
-      allowPrivate: options.allowPrivateUrls ?? false,
-      resolve: options.resolve,
-    });
-    const body = JSON.stringify(d.payload);
-    const timestamp = new Date();
-    const signature = sign(d, timestamp, body);
-    if (refusal || !signature) {
-      error = refusal ?? "refused: the channel has no valid webhook secret";
+    if (problem) {
+      ({ error, retry } = problem);
+    } else if (!signature) {
+      error = "refused: the channel has no valid webhook secret";
       retry = false;
     } else {
       try {
@@ -108,7 +135,7 @@ export function createWebhookSweeper(options: SweeperOptions): Sweeper {
             "Webhook-Timestamp": String(Math.floor(timestamp.getTime() / 1000)),
             "Webhook-Signature": signature,
           },
-          body,
+          body: d.payload,
         });
         statusCode = res.status;
         await res.body?.cancel();
@@ -148,9 +175,12 @@ export function createWebhookSweeper(options: SweeperOptions): Sweeper {
     };
   }
 
-  async function sweep(maxRounds = 20): Promise<SweepResult> {
+  async function sweep(limits: SweepLimits = {}): Promise<SweepResult> {
+    const maxRounds = limits.maxRounds ?? 20;
+    const budgetMs = limits.budgetMs ?? 25_000;
+    const started = performance.now();
     const total: SweepResult = { claimed: 0, delivered: 0, retrying: 0, failed: 0, errors: 0 };
-    for (let round = 0; round < maxRounds; round++) {
+    for (let round = 0; round < maxRounds && performance.now() - started < budgetMs; round++) {
       const result = await sweepOnce();
       for (const key of Object.keys(total) as (keyof SweepResult)[]) total[key] += result[key];
       if (result.claimed < batchSize) break;
