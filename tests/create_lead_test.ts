@@ -127,7 +127,7 @@ Deno.test("create_lead and lead_external", async (t) => {
       const cases: [Record<string, unknown>, string][] = [
         [{}, "channel_id required"],
         [{ channel_id: "abc" }, "channel_id must be a UUID"],
-        [{ channel_id: w.channelId, email: 7 }, "email must be a string"],
+        [{ channel_id: w.channelId, email: true }, "email must be a string"],
         [{ channel_id: w.channelId, properties: {} }, "properties must be an array"],
         [{ channel_id: w.channelId, properties: ["x"] }, "properties[0] must be an object"],
         [

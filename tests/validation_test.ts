@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { money, text, timestamp, uuidArray } from "../supabase/functions/_shared/validation.ts";
+import { parseExact } from "../supabase/functions/_shared/exact_json.ts";
 
 function parse(schema: z.ZodTypeAny, value: unknown) {
   const result = schema.safeParse(value);
@@ -19,6 +20,23 @@ Deno.test("money", async (t) => {
     assert.deepEqual(parse(m, "1000000000000.000"), { value: "1000000000000" });
     assert.deepEqual(parse(m, "0.000000000001"), { value: "0.000000000001" });
     assert.deepEqual(parse(m, undefined), { value: undefined });
+  });
+  await t.step("JSON numbers a float cannot hold arrive as raw JSON and are taken to the digit", () => {
+    const exact = (text: string) => parse(m, (parseExact(`[${text}]`) as unknown[])[0]);
+    assert.deepEqual(exact("2852199.999999999999"), { value: "2852199.999999999999" });
+    assert.deepEqual(exact("123456789012.345678901234"), { value: "123456789012.345678901234" });
+    assert.deepEqual(exact("0.000000000001"), { value: "0.000000000001" });
+    assert.deepEqual(exact("1.00000000000000001e11"), { value: "100000000000.000001" });
+    assert.deepEqual(exact("1.000000000000000000e12"), { value: "1000000000000" });
+    assert.deepEqual(exact("1.5e3"), { value: "1500" });
+    assert.deepEqual(exact("1250E-2"), { value: "12.5" });
+    assert.deepEqual(exact("0e99999999"), { value: "0" });
+    assert.deepEqual(exact("12500.50"), { value: "12500.5" });
+    assert.deepEqual(exact("1e400"), { error: "amount must be at most 1000000000000" });
+    assert.deepEqual(exact("1.0000000000001e12"), { error: "amount must be at most 1000000000000" });
+    assert.deepEqual(exact("1e-400"), { error: "amount must have at most 12 decimal places" });
+    assert.deepEqual(exact("1e-13"), { error: "amount must have at most 12 decimal places" });
+    assert.deepEqual(exact("-0.000000000000000001"), { error: "amount must be a non-negative number" });
     assert.deepEqual(parse(m, null), { value: undefined });
   });
   await t.step("anything else is refused", () => {
@@ -44,6 +62,20 @@ Deno.test("timestamp", async (t) => {
     assert.deepEqual(parse(ts, "2024-12-31T23:59:59.999999-11:30"), { value: "2025-01-01T11:29:59.999999Z" });
     assert.deepEqual(parse(ts, "0050-06-01T00:00:00Z"), { value: "0050-06-01T00:00:00.000Z" });
   });
+  await t.step("what real clients write: .NET and Java fractions, hour-only offsets, lower-case t and z", () => {
+    assert.deepEqual(parse(ts, "2025-04-01T00:00:00.0000000Z"), { value: "2025-04-01T00:00:00.000Z" });
+    assert.deepEqual(parse(ts, "2025-04-01T00:00:00.1234567Z"), { value: "2025-04-01T00:00:00.123456Z" });
+    assert.deepEqual(parse(ts, "2025-04-01T00:00:00.123456789+02:00"), { value: "2025-03-31T22:00:00.123456Z" });
+    assert.deepEqual(parse(ts, "2025-04-01T02:00:00+02"), { value: "2025-04-01T00:00:00.000Z" });
+    assert.deepEqual(parse(ts, "2025-04-01T00:00:00-0130"), { value: "2025-04-01T01:30:00.000Z" });
+    assert.deepEqual(parse(ts, "2025-04-01t00:00:00z"), { value: "2025-04-01T00:00:00.000Z" });
+  });
+  await t.step("the instant must stay within the years 1 to 9999 after the offset", () => {
+    assert.deepEqual(parse(ts, "0001-01-01T00:00:00-01:00"), { value: "0001-01-01T01:00:00.000Z" });
+    assert.deepEqual(parse(ts, "0001-01-01T00:00:00Z"), { value: "0001-01-01T00:00:00.000Z" });
+    assert.deepEqual(parse(ts, "9999-12-31T23:59:59.999999Z"), { value: "9999-12-31T23:59:59.999999Z" });
+    assert.deepEqual(parse(ts, "9999-12-31T10:00:00-13:00"), { value: "9999-12-31T23:00:00.000Z" });
+  });
   await t.step("impossible or malformed values are refused", () => {
     for (
       const value of [
@@ -54,8 +86,12 @@ Deno.test("timestamp", async (t) => {
         "2025-04-01T10:60:00Z",
         "2025-04-01T10:00:00+16:00",
         "0000-01-01",
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-15:00",
+        "2025-04-01T10:00:00.1234567890Z",
+        "2025-04-01T10:00:00+2",
+        "2025-04-01T10:00:00+02:0",
         "April 1",
-        "2025-04-01T10:00:00.1234567Z",
         20250401,
       ]
     ) {

@@ -2,6 +2,7 @@ import type { Action } from "./action.ts";
 import { hashApiKey, isWellFormedApiKey } from "./api_key.ts";
 import type { Db } from "./db.ts";
 import { ApiError } from "./errors.ts";
+import { parseExact } from "./exact_json.ts";
 import { fingerprint, isValidIdempotencyKey } from "./idempotency.ts";
 import type { ActionResult } from "./action.ts";
 import { sha256Hex } from "./hash.ts";
@@ -80,19 +81,10 @@ async function readBody(req: Request): Promise<Uint8Array> {
   return bytes;
 }
 
-// A JSON number with more significant digits than a float keeps (15) would be rounded by
-// JSON.parse; it is kept as its source text instead, which money fields accept exactly.
-function keepLongNumbers(_key: string, value: unknown, context?: { source?: string }): unknown {
-  const source = context?.source;
-  if (typeof value !== "number" || !source) return value;
-  const digits = source.replace(/^-/, "").replace(/e.*$/i, "").replace(".", "").replace(/^0+/, "");
-  return digits.length > 15 ? source : value;
-}
-
 function parseObject(bytes: Uint8Array): Record<string, unknown> {
   let body: unknown;
   try {
-    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes), keepLongNumbers);
+    body = parseExact(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
     throw new ApiError(400, "invalid_json", "Invalid JSON body");
   }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { properties, text } from "./validation.ts";
+import { leadText, properties } from "./validation.ts";
 
 /** The standard fields of a lead, as create_lead, lead_external and update_lead accept them. */
 export const LEAD_TEXT_FIELDS = [
@@ -21,8 +21,8 @@ export const LEAD_TEXT_FIELDS = [
  */
 export function leadFields(options: { nullable: boolean }) {
   const fields = Object.fromEntries(
-    [...LEAD_TEXT_FIELDS, "referring_employee"].map((name) => [name, text(name, { nullable: options.nullable })]),
-  ) as Record<(typeof LEAD_TEXT_FIELDS)[number] | "referring_employee", ReturnType<typeof text>>;
+    [...LEAD_TEXT_FIELDS, "referring_employee"].map((name) => [name, leadText(name, { nullable: options.nullable })]),
+  ) as Record<(typeof LEAD_TEXT_FIELDS)[number] | "referring_employee", ReturnType<typeof leadText>>;
   return { ...fields, properties: properties("properties", 100) };
 }
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isRawJson } from "./exact_json.ts";
 
 /** Longest accepted text field, in characters. */
 export const MAX_TEXT_LENGTH = 10_000;
@@ -84,11 +85,23 @@ export function text(name: string, options: FieldOptions = {}) {
   return field(name, options, checkText(name)).describe(`Text, at most ${MAX_TEXT_LENGTH} characters`);
 }
 
+/**
+ * A lead's text field: like text, but a JSON number (integrators send numeric CRM ids and phone
+ * numbers) is stored as its JSON text as sent (`4915112345678`, `1.50`).
+ */
+export function leadText(name: string, options: FieldOptions = {}) {
+  const check = checkText(name);
+  return field(name, options, (value) => check(typeof value === "number" || isRawJson(value) ? jsonText(value) : value))
+    .describe(`Text (or a JSON number, stored as its text), at most ${MAX_TEXT_LENGTH} characters`);
+}
+
 /** An integer between min and max, from a JSON number or a string of digits. */
 export function integer(name: string, min: number, max: number, options: FieldOptions = {}) {
   const error = `${name} must be an integer between ${min} and ${max}`;
   return field(name, options, (value) => {
-    const n = typeof value === "string" && /^\d{1,16}$/.test(value) ? Number(value) : value;
+    const n = (typeof value === "string" && /^\d{1,16}$/.test(value)) || isRawJson(value)
+      ? Number(jsonText(value))
+      : value;
     if (typeof n !== "number" || !Number.isSafeInteger(n) || n < min || n > max) return { error };
     return { value: n };
   }).describe(`Integer, ${min} to ${max}`);
@@ -129,7 +142,32 @@ export function properties(name: string, max: number) {
 }
 
 const DECIMAL = /^(\d{1,16})(?:\.(\d{1,40}))?$/;
-const EXPONENT = /^(\d+)(?:\.(\d+))?e([+-]?\d+)$/i;
+const JSON_NUMBER = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
+/** The JSON text of a number as the client wrote it (see exact_json.ts), or a string as is. */
+function jsonText(value: unknown): string {
+  return isRawJson(value) ? value.rawJSON : String(value);
+}
+
+// A JSON number's text in any valid form (`12500`, `1.5e3`, `1.00000000000000001e11`) as digits
+// before and after the point, by shifting the point on the digits: no float ever touches the
+// amount. Null when negative, or when the exponent puts a non-zero digit more than 40 places
+// from the point either way (far outside the money range, so no huge strings are built).
+function jsonNumberToDecimal(text: string): { whole: string; fraction: string } | null {
+  const m = JSON_NUMBER.exec(text);
+  if (!m) return null;
+  const [, sign, whole, fraction = "", exponent = "0"] = m;
+  const digits = (whole + fraction).replace(/^0+/, "");
+  if (!digits) return { whole: "0", fraction: "" };
+  if (sign) return null;
+  const point = whole.length + Number(exponent) - (whole + fraction).length + digits.length;
+  // Far outside the range either way: a stand-in with the same verdict, without huge strings.
+  if (point > 40) return { whole: "1" + "0".repeat(40), fraction: "" };
+  if (point < -40) return { whole: "0", fraction: "0".repeat(40) + "1" };
+  if (point <= 0) return { whole: "0", fraction: "0".repeat(-point) + digits };
+  if (point >= digits.length) return { whole: digits + "0".repeat(point - digits.length), fraction: "" };
+  return { whole: digits.slice(0, point), fraction: digits.slice(point) };
+}
 
 // Writes a decimal given as digits before and after the point in canonical form: no leading
 // zeros, no trailing fractional zeros ("0012.50" → "12.5"), so equal amounts are equal strings.
@@ -137,22 +175,6 @@ function canonicalDecimal(whole: string, fraction: string): string {
   const w = whole.replace(/^0+(?=\d)/, "");
   const f = fraction.replace(/0+$/, "");
   return f ? `${w}.${f}` : w;
-}
-
-// A JSON number's shortest text may use an exponent (1e-7, 1e+21): shift the point on the
-// digits instead, so no float arithmetic touches the amount.
-function numberToDecimal(value: number): { whole: string; fraction: string } {
-  const text = String(value);
-  const m = EXPONENT.exec(text);
-  if (!m) {
-    const [whole, fraction = ""] = text.split(".");
-    return { whole, fraction };
-  }
-  const digits = m[1] + (m[2] ?? "");
-  const point = m[1].length + Number(m[3]);
-  if (point <= 0) return { whole: "0", fraction: "0".repeat(-point) + digits };
-  if (point >= digits.length) return { whole: digits + "0".repeat(point - digits.length), fraction: "" };
-  return { whole: digits.slice(0, point), fraction: digits.slice(point) };
 }
 
 // Compares a canonical decimal with MAX_MONEY without converting it to a float.
@@ -163,23 +185,24 @@ function exceedsMaxMoney(decimal: string): boolean {
 }
 
 /**
- * Money: a JSON number or a decimal string (at most 12 decimals), 0 ≤ x ≤ 10^12. Returned as
- * a canonical decimal string for Postgres `numeric`, so no float arithmetic ever touches the
- * amount and equal amounts are equal strings. A JSON number with more significant digits than
- * a float keeps arrives here as its source text (see parseObject in handler.ts).
+ * Money: a JSON number in any valid form, or a decimal string; 0 ≤ x ≤ 10^12, at most 12
+ * decimals. Returned as a canonical decimal string for Postgres `numeric`, so no float
+ * arithmetic ever touches the amount and equal amounts are equal strings. A JSON number a
+ * float cannot reproduce arrives here as its source text (see parseExact in exact_json.ts), so
+ * `2852199.999999999999` is taken to the last digit; `1e400` is refused as out of range.
  */
 export function money(name: string) {
   const invalid = { error: `${name} must be a non-negative number` };
   return field(name, {}, (value) => {
-    let parts: { whole: string; fraction: string };
-    if (typeof value === "number") {
-      if (!Number.isFinite(value) || value < 0) return invalid;
-      parts = numberToDecimal(value);
+    let parts: { whole: string; fraction: string } | null;
+    if (typeof value === "number" || isRawJson(value)) {
+      if (typeof value === "number" && !Number.isFinite(value)) return invalid;
+      parts = jsonNumberToDecimal(jsonText(value));
     } else {
       const m = typeof value === "string" ? DECIMAL.exec(value) : null;
-      if (!m) return invalid;
-      parts = { whole: m[1], fraction: m[2] ?? "" };
+      parts = m && { whole: m[1], fraction: m[2] ?? "" };
     }
+    if (!parts) return invalid;
     if (parts.fraction.replace(/0+$/, "").length > 12) {
       return { error: `${name} must have at most 12 decimal places` };
     }
@@ -189,34 +212,41 @@ export function money(name: string) {
   }).describe("Amount: JSON number or decimal string, 0 to 10^12, at most 12 decimals");
 }
 
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?(Z|[+-](\d{2}):?(\d{2}))?)?$/;
+// Date, or date and time with optional seconds, fraction (any number of digits: .NET writes
+// 7, Java 9) and offset (Z, ±hh, ±hhmm, ±hh:mm); `T`/`Z` in either case.
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?([Zz]|[+-](\d{2})(?::?(\d{2}))?)?)?$/;
 
 function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
 /**
- * An ISO 8601 date or date-time (`2025-04-01`, `2025-04-01T00:00:00Z`,
- * `2025-04-01T00:00:00.000+02:00`); no offset means UTC. Returned in one canonical form, UTC
- * with milliseconds plus any further sent digits (up to microseconds), so equal instants are
- * equal strings: `2025-04-01T02:00:00+02:00` → `2025-04-01T00:00:00.000Z`.
+ * An ISO 8601 / RFC 3339 date or date-time as real clients write it (`2025-04-01`,
+ * `2025-04-01T00:00:00Z`, `2025-04-01T00:00:00.000+02:00`, `…00.0000000Z`, `…+02`, `…t…z`);
+ * no offset means UTC. Kept to the microsecond (further digits are cut, as Postgres keeps no
+ * more) and returned in one canonical form, UTC with milliseconds plus any further sent digits,
+ * so equal instants are equal strings: `2025-04-01T02:00:00+02:00` → `2025-04-01T00:00:00.000Z`.
+ * The instant must fall within the years 1 to 9999 in UTC, after the offset is applied.
  */
 export function timestamp(name: string) {
+  const invalid = { error: `${name} must be an ISO 8601 timestamp` };
   return field(name, {}, (value) => {
     const m = typeof value === "string" ? TIMESTAMP.exec(value) : null;
-    if (!m) return { error: `${name} must be an ISO 8601 timestamp` };
+    if (!m) return invalid;
     const [, y, mo, d, h = "00", mi = "00", s = "00", frac = "", zone, zh = "0", zm = "0"] = m;
     const year = Number(y), month = Number(mo), day = Number(d);
     const valid = year >= 1 && month >= 1 && month <= 12 && day >= 1 &&
       day <= daysInMonth(year, month) && Number(h) <= 23 && Number(mi) <= 59 &&
       Number(s) <= 59 && Number(zh) <= 15 && Number(zm) <= 59;
-    if (!valid) return { error: `${name} must be an ISO 8601 timestamp` };
+    if (!valid) return invalid;
     const offsetMinutes = (zone?.[0] === "-" ? -1 : 1) * (Number(zh) * 60 + Number(zm));
     // setUTCFullYear, unlike Date.UTC, takes years below 100 literally.
     const utc = new Date(0);
     utc.setUTCFullYear(year, month - 1, day);
     utc.setUTCHours(Number(h), Number(mi) - offsetMinutes, Number(s), 0);
-    const digits = frac.slice(1).padEnd(3, "0");
+    if (utc.getUTCFullYear() < 1 || utc.getUTCFullYear() > 9999) return invalid;
+    const digits = frac.slice(1, 7).padEnd(3, "0");
     const micros = digits.slice(3).replace(/0+$/, "");
     return { value: `${utc.toISOString().slice(0, 20)}${digits.slice(0, 3)}${micros}Z` };
   }).describe("ISO 8601 timestamp; returned as UTC with milliseconds");
