@@ -4,35 +4,21 @@
 import postgres from "postgres";
 import { openDatabase } from "./database.ts";
 import { ensureDemo } from "./demo.ts";
-import { createPostgresDb } from "../supabase/functions/_shared/db_postgres.ts";
-import { createHandler, notFound } from "../supabase/functions/_shared/handler.ts";
-import { createWebhookSweeper } from "../supabase/functions/_shared/webhooks.ts";
+import { createApp } from "../supabase/functions/_shared/app.ts";
+import { notFound } from "../supabase/functions/_shared/handler.ts";
 
 const PATH = "/functions/v1/openapi-operations";
 const port = Number(Deno.env.get("PORT") ?? "8000");
 const database = await openDatabase();
-const db = createPostgresDb(database.url);
-// Webhooks to loopback or private addresses are refused unless WEBHOOK_ALLOW_PRIVATE_URLS=true
-// (for a receiver on this machine during development).
-const sweeper = createWebhookSweeper({ db, allowPrivateUrls: Deno.env.get("WEBHOOK_ALLOW_PRIVATE_URLS") === "true" });
-// One sweep at a time in this process; a kick during a sweep is picked up by the next one.
-let sweeping: Promise<unknown> | null = null;
-function sweepInBackground() {
-  sweeping ??= sweeper.sweep()
-    .catch((error) => console.error(`webhook sweep failed: ${error}`))
-    .finally(() => sweeping = null);
-}
-const handler = createHandler({
-  db,
-  onWebhooksQueued: sweepInBackground,
-  sweep: { sweeper, secret: Deno.env.get("WEBHOOK_SWEEP_SECRET") },
-});
-// Retries come due while nothing else happens: sweep every 5 seconds.
-const sweepTimer = setInterval(sweepInBackground, 5_000);
+// The deployed function's own composition, on this database. Webhooks to loopback or private
+// addresses are refused unless WEBHOOK_ALLOW_PRIVATE_URLS=true (a receiver on this machine).
+const app = createApp((name) => name === "DATABASE_URL" ? database.url : Deno.env.get(name));
+// Retries come due while nothing else happens: sweep every 5 seconds (pg_cron does it when deployed).
+const sweepTimer = setInterval(app.sweepInBackground, 5_000);
 
 const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
   const path = new URL(req.url).pathname;
-  if (path === PATH || path === `${PATH}/sweep-webhooks`) return handler(req);
+  if (path === PATH || path === `${PATH}/sweep-webhooks`) return app.handler(req);
   return notFound(req);
 });
 
@@ -75,9 +61,8 @@ async function shutdown() {
   clearInterval(purgeTimer);
   clearInterval(sweepTimer);
   await server.shutdown();
-  await sweeping;
   await purgeSql.end();
-  await db.close();
+  await app.close();
   await database.stop();
   Deno.exit(0);
 }

@@ -1,0 +1,60 @@
+// The one composition root: the deployed index.ts and the local server (`deno task start`)
+// both build the function with createApp, so local runs exercise the deployed code path.
+import { dbFromEnv, type EnvReader } from "./db_from_env.ts";
+import type { Db } from "./db.ts";
+import { createHandler } from "./handler.ts";
+import { createWebhookSweeper, type Sweeper } from "./webhooks.ts";
+
+/** The function, built from its environment. */
+export interface App {
+  handler: (req: Request) => Promise<Response>;
+  db: Db;
+  sweeper: Sweeper;
+  /** Starts a webhook sweep after the response, unless one of this instance is running. */
+  sweepInBackground(): void;
+  /** Waits for a running sweep and closes the database connections. */
+  close(): Promise<void>;
+}
+
+// The edge runtime keeps the worker alive for a promise handed to EdgeRuntime.waitUntil, so
+// work started for a response (webhook deliveries) outlives it; elsewhere the promise just runs.
+declare const EdgeRuntime: { waitUntil(promise: Promise<unknown>): void } | undefined;
+function keepAlive(work: Promise<unknown>): void {
+  if (typeof EdgeRuntime !== "undefined") EdgeRuntime.waitUntil(work);
+}
+
+/**
+ * Builds the function from its environment: the database adapter (see dbFromEnv), the
+ * webhook sweeper (WEBHOOK_ALLOW_PRIVATE_URLS=true lets webhooks reach loopback and private
+ * addresses, for local development only) and the handler with the sweep endpoint
+ * (WEBHOOK_SWEEP_SECRET).
+ */
+export function createApp(env: EnvReader): App {
+  const db = dbFromEnv(env);
+  const sweeper = createWebhookSweeper({ db, allowPrivateUrls: env("WEBHOOK_ALLOW_PRIVATE_URLS") === "true" });
+  let sweeping: Promise<unknown> | null = null;
+  function background(work: Promise<unknown>): void {
+    keepAlive(work.catch((error) => console.error(JSON.stringify({ background_error: String(error) }))));
+  }
+  function sweepInBackground() {
+    if (sweeping) return;
+    sweeping = sweeper.sweep().finally(() => sweeping = null);
+    background(sweeping);
+  }
+  const handler = createHandler({
+    db,
+    onWebhooksQueued: sweepInBackground,
+    background,
+    sweep: { sweeper, secret: env("WEBHOOK_SWEEP_SECRET") },
+  });
+  return {
+    handler,
+    db,
+    sweeper,
+    sweepInBackground,
+    close: async () => {
+      await sweeping?.catch(() => {});
+      await db.close();
+    },
+  };
+}
