@@ -162,7 +162,13 @@ Deno.test("deno task start serves the function on an embedded database and print
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", "dev/serve.ts"],
     clearEnv: true,
-    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", PORT: String(port), DATA_DIR: dataDir },
+    env: {
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      WEBHOOK_SWEEP_SECRET: "local-sweep-secret",
+    },
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
@@ -198,6 +204,15 @@ Deno.test("deno task start serves the function on an embedded database and print
       request_id: notFound.headers.get("x-request-id"),
     });
     assert.equal(notFound.headers.get("access-control-allow-origin"), "*");
+    // The deployed composition (createApp) with its sweep endpoint, secret from the environment.
+    for (const [secret, status] of [["local-sweep-secret", 202], ["wrong", 401]] as const) {
+      const sweep = await fetch(`${url}/sweep-webhooks`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${secret}` },
+      });
+      assert.equal(sweep.status, status);
+      await sweep.body?.cancel();
+    }
   } finally {
     child.kill("SIGINT");
     const status = await child.status;

@@ -161,6 +161,8 @@ Deno.test("create_purchase", async (t) => {
         [{ lead_id: w.leadId, purchase_amount: "1000000000000.01" }, "purchase_amount must be at most 1000000000000"],
         [{ lead_id: w.leadId, date: "yesterday" }, "date must be an ISO 8601 timestamp"],
         [{ lead_id: w.leadId, date: "2025-02-30" }, "date must be an ISO 8601 timestamp"],
+        [{ lead_id: w.leadId, date: "0001-01-01T00:00:00+01:00" }, "date must be an ISO 8601 timestamp"],
+        [{ lead_id: w.leadId, date: "9999-12-31T23:59:59-15:00" }, "date must be an ISO 8601 timestamp"],
         [{ lead_id: w.leadId, description: 5 }, "description must be a string"],
         [{ lead_id: w.leadId, description: "a\u0000b" }, "description contains invalid characters"],
         [{ lead_id: w.leadId, product_name: "\ud800" }, "product_name contains invalid characters"],
@@ -185,6 +187,29 @@ Deno.test("create_purchase", async (t) => {
         assert.deepEqual(statusAndBody(reply), errorBody(reply, 400, message, "invalid_request"), message);
       }
       assert.deepEqual(await writtenFor(sql, w.leadId), { purchases: 0, events: 0, reward_events: 0 });
+    });
+
+    await t.step("dates as .NET, Java and hour-offset clients write them are stored to the microsecond", async () => {
+      const w = await world(sql);
+      const cases: [string, string, string][] = [
+        ["2025-04-01T00:00:00.1234567Z", "2025-04-01T00:00:00.123Z", "2025-04-01 00:00:00.123456+00"],
+        ["2025-04-01T02:00:00.123456789+02:00", "2025-04-01T00:00:00.123Z", "2025-04-01 00:00:00.123456+00"],
+        ["2025-04-01T02:00:00+02", "2025-04-01T00:00:00.000Z", "2025-04-01 00:00:00+00"],
+        ["2025-04-01t00:00:00z", "2025-04-01T00:00:00.000Z", "2025-04-01 00:00:00+00"],
+        ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z", "0001-01-01 00:00:00+00"],
+        ["9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999Z", "9999-12-31 23:59:59.999999+00"],
+      ];
+      for (const [sent, answered, stored] of cases) {
+        const reply = await call(handler, { action: "create_purchase", lead_id: w.leadId, date: sent }, {
+          key: w.receiving.key,
+        });
+        assert.equal(reply.status, 200, reply.text);
+        const purchase = reply.body.purchase as { id: string; date: string };
+        assert.equal(purchase.date, answered, sent);
+        const [row] = await sql`select (date at time zone 'UTC')::text || '+00' as date from public.purchases
+          where id = ${purchase.id}`;
+        assert.equal(row.date, stored, sent);
+      }
     });
 
     await t.step("a missing, unknown or revoked key answers 401, also when the body is invalid too", async () => {
