@@ -51,16 +51,53 @@ Deno.test("get_leads, get_lead_by_id, get_lead_by_legacy_id", async (t) => {
         }],
       };
       assert.deepEqual(lead, expected);
+      // The single-lead reads add lead_status after every other key.
+      const read = { ...expected, lead_status: { id: w.statusId, status: "New" } };
       for (const role of [w.creator, w.referring, w.partner]) {
         const byId = await act(env, role.key, "get_lead_by_id", { lead_id: row.id });
-        assert.deepEqual(statusAndBody(byId), { status: 200, body: { lead: expected } });
+        assert.deepEqual(statusAndBody(byId), { status: 200, body: { lead: read } });
+        assert.deepEqual(Object.keys(byId.body.lead as object), [...LEAD_KEYS, "lead_status"]);
         const byLegacy = await act(env, role.key, "get_lead_by_legacy_id", { legacy_id: Number(row.legacy_id) });
-        assert.deepEqual(statusAndBody(byLegacy), { status: 200, body: { lead: expected } });
+        assert.deepEqual(statusAndBody(byLegacy), { status: 200, body: { lead: read } });
+        assert.deepEqual(Object.keys(byLegacy.body.lead as object), [...LEAD_KEYS, "lead_status"]);
       }
+      const listed = await act(env, w.receiving.key, "get_leads", { channel_id: w.channelId, limit: 1 });
+      assert.deepEqual(listed.body.leads, [expected], "get_leads keeps the Lead without lead_status");
       const byLegacyString = await act(env, w.creator.key, "get_lead_by_legacy_id", {
         legacy_id: String(row.legacy_id),
       });
       assert.equal(byLegacyString.status, 200);
+    });
+
+    await t.step("lead_status follows the lead's current status, and is null for a lead without one", async () => {
+      const w = await world(sql);
+      const won = await ops.createStatus(sql, { channel: w.channelId, name: "Won" });
+      const moved = await act(env, w.receiving.key, "update_status", { lead_id: w.leadId, status: "Won" });
+      assert.equal(moved.status, 200, moved.text);
+      const current = await act(env, w.partner.key, "get_lead_by_id", { lead_id: w.leadId });
+      const currentLead = current.body.lead as Record<string, unknown>;
+      assert.deepEqual(
+        [current.status, currentLead.lead_status_id, currentLead.status, currentLead.lead_status],
+        [200, won.id, "Won", { id: won.id, status: "Won" }],
+      );
+
+      const bare = await ops.createChannel(sql, {
+        title: "No statuses",
+        creator: w.creator.id,
+        referring: w.referring.id,
+        receiving: w.receiving.id,
+      });
+      const created = await act(env, w.receiving.key, "create_lead", { channel_id: bare.id, email: "x@example.com" });
+      assert.equal(created.status, 200, created.text);
+      const lead = created.body.lead as Record<string, unknown>;
+      assert.deepEqual([lead.lead_status_id, lead.status], [null, null]);
+      const read = { ...lead, lead_status: null };
+      const byId = await act(env, w.creator.key, "get_lead_by_id", { lead_id: lead.id });
+      assert.deepEqual(statusAndBody(byId), { status: 200, body: { lead: read } });
+      assert.deepEqual(Object.keys(byId.body.lead as object), [...LEAD_KEYS, "lead_status"]);
+      const byLegacy = await act(env, w.creator.key, "get_lead_by_legacy_id", { legacy_id: lead.legacy_id });
+      assert.deepEqual(statusAndBody(byLegacy), { status: 200, body: { lead: read } });
+      assert.deepEqual(Object.keys(byLegacy.body.lead as object), [...LEAD_KEYS, "lead_status"]);
     });
 
     await t.step("lookups of leads that are not accessible or do not exist answer 403", async () => {

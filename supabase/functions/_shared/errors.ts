@@ -1,4 +1,8 @@
-/** The one error type of the API: an HTTP status, a stable snake_case code and the exact message clients match on. */
+/**
+ * The one error type of the API: an HTTP status, a stable snake_case code and the exact message clients match on.
+ * Control characters (C0, DEL, C1) of the message become U+FFFD, as in SQL's internal.fail: messages may echo
+ * client input, and no message may carry one (API.md §4).
+ */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -6,7 +10,7 @@ export class ApiError extends Error {
     message: string,
     readonly headers: Record<string, string> = {},
   ) {
-    super(message);
+    super(message.replace(/\p{Cc}/gu, "\uFFFD"));
     this.name = "ApiError";
   }
 }
