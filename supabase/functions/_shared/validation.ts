@@ -52,11 +52,16 @@ export function uuid(name: string, options: FieldOptions = {}) {
   return field(name, options, checkUuid(name)).describe("UUID");
 }
 
-/** An array of at most `max` UUIDs used as a set: returned lower-case, without duplicates, sorted. */
-export function uuidArray(name: string, max: number) {
+/**
+ * An array of at most `max` UUIDs, returned lower-case without duplicates: sorted (a set, so
+ * the order never changes a request's fingerprint), or in the order sent with `ordered` (where
+ * an answer names the first offending id). A required array must not be empty.
+ */
+export function uuidArray(name: string, max: number, options: FieldOptions & { ordered?: boolean } = {}) {
   const element = checkUuid(name);
-  return field(name, {}, (value) => {
+  return field(name, options, (value) => {
     if (!Array.isArray(value)) return { error: `${name} must be an array of UUIDs` };
+    if (options.required && value.length === 0) return { error: options.requiredMessage ?? `${name} required` };
     if (value.length > max) return { error: `${name} must have at most ${max} entries` };
     const ids: string[] = [];
     for (const item of value) {
@@ -64,8 +69,21 @@ export function uuidArray(name: string, max: number) {
       if ("error" in result) return { error: `${name} must be an array of UUIDs` };
       ids.push(result.value);
     }
-    return { value: [...new Set(ids)].sort() };
-  }).describe(`Array of at most ${max} UUIDs`);
+    const unique = [...new Set(ids)];
+    return { value: options.ordered ? unique : unique.sort() };
+  }).describe(`Array of ${options.required ? "1 to" : "at most"} ${max} UUIDs`);
+}
+
+/** A currency: an ISO 4217 code, three capital letters. */
+export function currencyCode(name: string) {
+  return field(
+    name,
+    {},
+    (value) =>
+      typeof value === "string" && /^[A-Z]{3}$/.test(value)
+        ? { value }
+        : { error: `${name} must be an ISO 4217 currency code` },
+  ).describe("ISO 4217 currency code, e.g. USD");
 }
 
 function checkText(name: string): Check<string> {
