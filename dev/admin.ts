@@ -26,6 +26,19 @@ function integer(flags: Flags, name: string): number | undefined {
   return Number(value);
 }
 
+// What `payout list --csv` prints as is, instead of one JSON object.
+class Csv {
+  constructor(readonly text: string) {}
+}
+
+function channelSettings(f: Flags) {
+  return {
+    purchaseWriters: optional(f, "purchase-writers"),
+    holdDays: integer(f, "hold-days"),
+    intakePerMinute: integer(f, "intake-per-minute"),
+  };
+}
+
 type Run = (sql: postgres.Sql, f: Flags, database: Database) => Promise<unknown>;
 
 const COMMANDS: Record<string, { usage: string; run: Run }> = {
@@ -47,7 +60,7 @@ const COMMANDS: Record<string, { usage: string; run: Run }> = {
   },
   "channel create": {
     usage:
-      "--title T --creator ID --referring ID --receiving ID [--partner ID] [--currency USD] [--public] [--webhook-new-lead URL] [--webhook-status-update URL]",
+      "--title T --creator ID --referring ID --receiving ID [--partner ID] [--currency USD] [--public] [--webhook-new-lead URL] [--webhook-status-update URL] [--purchase-writers receiving|any] [--hold-days N] [--intake-per-minute N]",
     run: (sql, f) =>
       ops.createChannel(sql, {
         title: required(f, "title"),
@@ -59,7 +72,26 @@ const COMMANDS: Record<string, { usage: string; run: Run }> = {
         public: f.public === true,
         webhookNewLead: optional(f, "webhook-new-lead"),
         webhookStatusUpdate: optional(f, "webhook-status-update"),
+        ...channelSettings(f),
       }),
+  },
+  "channel update": {
+    usage:
+      "--id CHANNEL_ID [--purchase-writers receiving|any] [--hold-days N] [--intake-per-minute N] [--webhook-new-lead URL] [--webhook-status-update URL]",
+    run: (sql, f) =>
+      ops.updateChannel(sql, {
+        id: required(f, "id"),
+        webhookNewLead: optional(f, "webhook-new-lead"),
+        webhookStatusUpdate: optional(f, "webhook-status-update"),
+        ...channelSettings(f),
+      }),
+  },
+  "payout list": {
+    usage: "--channel ID [--csv]   (every payout, newest first; --csv: RFC 4180 CSV for a mass payment tool)",
+    run: async (sql, f) => {
+      const payouts = await ops.listPayouts(sql, { channel: required(f, "channel") });
+      return f.csv === true ? new Csv(ops.payoutsCsv(payouts)) : { payouts };
+    },
   },
   "channel rotate-secret": {
     usage: "--id CHANNEL_ID   (prints the new webhook_secret once)",
@@ -154,6 +186,9 @@ const STRING_FLAGS = [
   "last-name",
   "company-name",
   "limit",
+  "purchase-writers",
+  "hold-days",
+  "intake-per-minute",
 ];
 
 function usage(): string {
@@ -171,6 +206,7 @@ async function main(): Promise<number> {
         ...Object.fromEntries(STRING_FLAGS.map((name) => [name, { type: "string" as const }])),
         public: { type: "boolean" },
         inactive: { type: "boolean" },
+        csv: { type: "boolean" },
       },
     });
   } catch (error) {
@@ -185,7 +221,9 @@ async function main(): Promise<number> {
   const database = await openDatabase();
   const sql = postgres(database.url, { max: 1, onnotice: () => {} });
   try {
-    console.log(JSON.stringify(await command.run(sql, parsed.values, database), null, 2));
+    const result = await command.run(sql, parsed.values, database);
+    if (result instanceof Csv) await Deno.stdout.write(new TextEncoder().encode(result.text));
+    else console.log(JSON.stringify(result, null, 2));
     return 0;
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);

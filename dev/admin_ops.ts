@@ -38,30 +38,113 @@ export async function revokeKey(sql: Sql, o: { id: string }): Promise<Row> {
 }
 
 /** Creates a channel between companies, with a fresh webhook signing secret (returned once). */
-export async function createChannel(sql: Sql, o: {
-  title: string;
-  creator: string;
-  referring: string;
-  receiving: string;
-  partner?: string;
-  currency?: string;
-  public?: boolean;
+export async function createChannel(
+  sql: Sql,
+  o: {
+    title: string;
+    creator: string;
+    referring: string;
+    receiving: string;
+    partner?: string;
+    currency?: string;
+    public?: boolean;
+    webhookNewLead?: string;
+    webhookStatusUpdate?: string;
+  } & ChannelSettings,
+): Promise<Row> {
+  await checkChannelSettings(o);
+  const [row] = await sql`
+    insert into public.channels (title, creator, partner, referring_id, receiving_id, currency,
+      no_auth_api, webhook_new_lead, webhook_status_update, webhook_secret, purchase_writers, hold_days,
+      intake_per_minute)
+    values (${o.title}, ${o.creator}, ${o.partner ?? null}, ${o.referring}, ${o.receiving},
+      ${o.currency ?? "USD"}, ${o.public ?? false}, ${o.webhookNewLead ?? null},
+      ${o.webhookStatusUpdate ?? null}, ${`whsec_${Buffer.from(randomBytes(24)).toString("base64")}`},
+      ${o.purchaseWriters ?? "receiving"}, ${o.holdDays ?? 30}, ${o.intakePerMinute ?? 10})
+    returning *`;
+  return row;
+}
+
+/** The §7 settings of a channel (see API.md): who records purchases, the hold period, the public intake limit. */
+export interface ChannelSettings {
+  purchaseWriters?: string;
+  holdDays?: number;
+  intakePerMinute?: number;
   webhookNewLead?: string;
   webhookStatusUpdate?: string;
-}): Promise<Row> {
+}
+
+// Refuses settings the database would refuse too, with messages an operator can act on, before
+// anything is written.
+async function checkChannelSettings(o: ChannelSettings) {
+  if (o.purchaseWriters !== undefined && !["receiving", "any"].includes(o.purchaseWriters)) {
+    throw new Error(`--purchase-writers must be receiving or any, got ${JSON.stringify(o.purchaseWriters)}`);
+  }
+  if (o.holdDays !== undefined && !(o.holdDays >= 0 && o.holdDays <= 3650)) {
+    throw new Error("--hold-days must be between 0 and 3650");
+  }
+  if (o.intakePerMinute !== undefined && !(o.intakePerMinute >= 1 && o.intakePerMinute <= 10000)) {
+    throw new Error("--intake-per-minute must be between 1 and 10000");
+  }
   for (const url of [o.webhookNewLead, o.webhookStatusUpdate]) {
     // Private addresses are refused at delivery time (unless allowed there); here only the form.
     const refusal = url === undefined ? null : await webhookUrlRefusal(url, { allowPrivate: true });
     if (refusal) throw new Error(`Webhook URL ${url} ${refusal}`);
   }
+}
+
+/** Changes a channel's settings; flags not given keep their value. */
+export async function updateChannel(sql: Sql, o: { id: string } & ChannelSettings): Promise<Row> {
+  await checkChannelSettings(o);
   const [row] = await sql`
-    insert into public.channels (title, creator, partner, referring_id, receiving_id, currency,
-      no_auth_api, webhook_new_lead, webhook_status_update, webhook_secret)
-    values (${o.title}, ${o.creator}, ${o.partner ?? null}, ${o.referring}, ${o.receiving},
-      ${o.currency ?? "USD"}, ${o.public ?? false}, ${o.webhookNewLead ?? null},
-      ${o.webhookStatusUpdate ?? null}, ${`whsec_${Buffer.from(randomBytes(24)).toString("base64")}`})
-    returning *`;
+    update public.channels set
+      purchase_writers = coalesce(${o.purchaseWriters ?? null}, purchase_writers),
+      hold_days = coalesce(${o.holdDays ?? null}::integer, hold_days),
+      intake_per_minute = coalesce(${o.intakePerMinute ?? null}::integer, intake_per_minute),
+      webhook_new_lead = coalesce(${o.webhookNewLead ?? null}, webhook_new_lead),
+      webhook_status_update = coalesce(${o.webhookStatusUpdate ?? null}, webhook_status_update)
+    where id = ${o.id}
+    returning id, title, purchase_writers, hold_days, intake_per_minute, webhook_new_lead, webhook_status_update`;
+  if (!row) throw new Error(`No channel with id ${o.id}`);
   return row;
+}
+
+const PAYOUT_COLUMNS = [
+  "payout_id",
+  "channel_id",
+  "beneficiary_company_id",
+  "beneficiary_name",
+  "currency",
+  "amount",
+  "status",
+  "reference",
+  "created_at",
+  "paid_at",
+] as const;
+
+/** Every payout of a channel, newest first, amounts as exact decimal text. */
+export async function listPayouts(sql: Sql, o: { channel: string }): Promise<Row[]> {
+  const [channel] = await sql`select id from public.channels where id = ${o.channel}`;
+  if (!channel) throw new Error(`No channel with id ${o.channel}`);
+  return await sql`
+    select p.id as payout_id, p.channels_id as channel_id, p.beneficiary_companies_id as beneficiary_company_id,
+      c.name as beneficiary_name, p.currency, p.amount::text as amount, p.status, p.reference,
+      internal.iso_time(p.created_at) as created_at, internal.iso_time(p.paid_at) as paid_at
+    from public.payouts p left join public.companies c on c.id = p.beneficiary_companies_id
+    where p.channels_id = ${o.channel}
+    order by p.created_at desc, p.id desc`;
+}
+
+// One RFC 4180 field: quoted when it holds a comma, a quote, CR or LF, with quotes doubled.
+function csvField(value: unknown): string {
+  const text = value === null || value === undefined ? "" : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** Payouts as RFC 4180 CSV with a header row and CRLF line ends, for a mass payment tool. */
+export function payoutsCsv(payouts: Row[]): string {
+  return [PAYOUT_COLUMNS, ...payouts.map((p) => PAYOUT_COLUMNS.map((column) => p[column]))]
+    .map((fields) => fields.map(csvField).join(",") + "\r\n").join("");
 }
 
 /** Adds a lead status to a channel; default order is after the last one. */

@@ -16,9 +16,9 @@ const app = createApp((name) => name === "DATABASE_URL" ? database.url : Deno.en
 // Retries come due while nothing else happens: sweep every 5 seconds (pg_cron does it when deployed).
 const sweepTimer = setInterval(app.sweepInBackground, 5_000);
 
-const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
+const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req, info) => {
   const path = new URL(req.url).pathname;
-  if (path === PATH || path === `${PATH}/sweep-webhooks`) return app.handler(req);
+  if (path === PATH || path === `${PATH}/sweep-webhooks`) return app.handler(req, info);
   return notFound(req);
 });
 

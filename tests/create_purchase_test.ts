@@ -262,8 +262,8 @@ Deno.test("create_purchase", async (t) => {
       }
     });
 
-    await t.step("each of the four channel roles can record a purchase", async () => {
-      const w = await world(sql);
+    await t.step("with purchase_writers any, each of the four channel roles can record a purchase", async () => {
+      const w = await world(sql, { purchaseWriters: "any" });
       for (const role of [w.creator, w.referring, w.receiving, w.partner]) {
         const reply = await call(handler, { action: "create_purchase", lead_id: w.leadId }, { key: role.key });
         assert.equal(reply.status, 200);
@@ -274,6 +274,40 @@ Deno.test("create_purchase", async (t) => {
       }
       assert.deepEqual(await writtenFor(sql, w.leadId), { purchases: 4, events: 4, reward_events: 0 });
     });
+
+    await t.step(
+      "with purchase_writers receiving (the default), the other parties get 403 and write nothing",
+      async () => {
+        const w = await world(sql);
+        await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "fixed", amount: "10" });
+        for (const action of ["create_purchase", "create_purchase_custom"]) {
+          for (const role of [w.creator, w.referring, w.partner]) {
+            const reply = await call(handler, { action, lead_id: w.leadId, purchase_amount: 1000000000000 }, {
+              key: role.key,
+            });
+            assert.deepEqual(
+              statusAndBody(reply),
+              errorBody(
+                reply,
+                403,
+                "Only the receiving company can record purchases on this channel",
+                "purchase_not_permitted",
+              ),
+            );
+          }
+          // Lead access is checked first: an outsider learns nothing about the channel's settings.
+          const outsider = await call(handler, { action, lead_id: w.leadId }, { key: w.outsider.key });
+          assert.deepEqual(
+            statusAndBody(outsider),
+            errorBody(outsider, 403, "Lead not accessible", "lead_not_accessible"),
+          );
+        }
+        assert.deepEqual(await writtenFor(sql, w.leadId), { purchases: 0, events: 0, reward_events: 0 });
+        const reply = await call(handler, { action: "create_purchase", lead_id: w.leadId }, { key: w.receiving.key });
+        assert.equal(reply.status, 200, reply.text);
+        assert.deepEqual(await writtenFor(sql, w.leadId), { purchases: 1, events: 1, reward_events: 1 });
+      },
+    );
 
     await t.step("a product of another company or no product at all answers 403", async () => {
       const w = await world(sql);

@@ -29,7 +29,9 @@ export interface TestEnv {
 /** Opens a TestEnv; close it at the end of the test. */
 export function testEnv(): TestEnv {
   const sql = postgres(DATABASE_URL, { max: 4, onnotice: () => {} });
-  const db = createPostgresDb(DATABASE_URL, { max: 20 });
+  // A generous deadline: these tests check behaviour, not timing, on a shared and busy machine
+  // (tests/availability_test.ts checks the production deadline).
+  const db = createPostgresDb(DATABASE_URL, { max: 20, deadlineMs: 10_000 });
   const logged: unknown[] = [];
   const handler = createHandler({ db, logError: (_id, error) => logged.push(error) });
   return {
@@ -111,10 +113,14 @@ export interface World {
   productId: string;
 }
 
-/** Builds a fresh World; every id in it is new, so tests never share rows. With `partner: false` the channel has no partner (the role is null). */
+/**
+ * Builds a fresh World; every id in it is new, so tests never share rows. With `partner: false`
+ * the channel has no partner (the role is null); `purchaseWriters` and `holdDays` are the
+ * channel's §7 settings (default receiving, 30).
+ */
 export async function world(
   sql: postgres.Sql,
-  options: { currency?: string; partner?: boolean } = {},
+  options: { currency?: string; partner?: boolean; purchaseWriters?: string; holdDays?: number } = {},
 ): Promise<World> {
   const [creator, referring, receiving, partner, outsider] = await Promise.all(
     ["Creator", "Referrer", "Receiver", "Partner", "Outsider"].map((name) => party(sql, name)),
@@ -126,6 +132,8 @@ export async function world(
     receiving: receiving.id,
     partner: options.partner === false ? undefined : partner.id,
     currency: options.currency,
+    purchaseWriters: options.purchaseWriters,
+    holdDays: options.holdDays,
   });
   const channelId = channel.id as string;
   const status = await ops.createStatus(sql, { channel: channelId, name: "New" });
@@ -243,9 +251,11 @@ export function postgrestStub(sql: postgres.Sql, seen: Seen[]): typeof fetch {
       // PostgREST sends a function's json result as Postgres wrote it.
       return new Response(row.result, { status: 200, headers: { "Content-Type": "application/json" } });
     } catch (error) {
-      const e = error as { code: string; message: string; hint?: string };
+      const e = error as { code: string; message: string; hint?: string; detail?: string };
       const status = /^PT\d{3}$/.test(e.code) ? Number(e.code.slice(2)) : 400;
-      return Response.json({ code: e.code, message: e.message, details: null, hint: e.hint ?? null }, { status });
+      return Response.json({ code: e.code, message: e.message, details: e.detail ?? null, hint: e.hint ?? null }, {
+        status,
+      });
     }
   };
 }

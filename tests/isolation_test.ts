@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { act, testEnv, world } from "./helpers.ts";
+import { act, ops, testEnv, world } from "./helpers.ts";
 import { actions } from "../supabase/functions/_shared/registry.ts";
 
 Deno.test("tenant isolation: an outsider gets 403 for every action on every id of a channel it is not in", async (t) => {
@@ -14,7 +14,8 @@ Deno.test("tenant isolation: an outsider gets 403 for every action on every id o
   }
 
   async function isolated(partner: boolean) {
-    const w = await world(sql, { partner });
+    const w = await world(sql, { partner, holdDays: 0 });
+    await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "fixed", amount: "5" });
     const [lead] = await sql`select legacy_id from public.leads where id = ${w.leadId}`;
     const leadCalls: [string, Record<string, unknown>][] = [
       ["get_lead_by_id", { lead_id: w.leadId }],
@@ -30,11 +31,24 @@ Deno.test("tenant isolation: an outsider gets 403 for every action on every id o
       ["get_leads", { channel_id: w.channelId }],
       ["create_lead", { channel_id: w.channelId }],
       ["get_reward_events", { channel_id: w.channelId }],
+      ["approve_rewards", { channel_id: w.channelId, reward_event_ids: [crypto.randomUUID()] }],
+      ["reject_rewards", { channel_id: w.channelId, reward_event_ids: [crypto.randomUUID()], reason: "x" }],
+      ["get_balances", { channel_id: w.channelId }],
+      ["create_payout", { channel_id: w.channelId }],
+      ["get_payouts", { channel_id: w.channelId }],
     ];
     const made = await act(env, w.receiving.key, "create_purchase", { lead_id: w.leadId, purchase_amount: 10 });
     const purchaseId = (made.body.purchase as { id: string }).id;
     const purchaseCalls: [string, Record<string, unknown>][] = [["refund_purchase", { purchase_id: purchaseId }]];
-    const covered = new Set([...leadCalls, ...channelCalls, ...purchaseCalls].map(([action]) => action));
+    const payout = await act(env, w.receiving.key, "create_payout", { channel_id: w.channelId });
+    const payoutId = (payout.body.payout as { id: string }).id;
+    const payoutCalls: [string, Record<string, unknown>][] = [
+      ["mark_payout_paid", { payout_id: payoutId, reference: "x" }],
+      ["cancel_payout", { payout_id: payoutId }],
+    ];
+    const covered = new Set(
+      [...leadCalls, ...channelCalls, ...purchaseCalls, ...payoutCalls].map(([action]) => action),
+    );
     // Every keyed action that takes an id is in one of the lists above.
     assert.deepEqual(
       Object.keys(actions).filter((name) => actions[name].auth && !covered.has(name)),
@@ -52,12 +66,23 @@ Deno.test("tenant isolation: an outsider gets 403 for every action on every id o
       const reply = await act(env, w.outsider.key, action, fields);
       assert.deepEqual([reply.status, reply.body.error], [403, "Purchase not accessible"], action);
     }
+    for (const [action, fields] of payoutCalls) {
+      const reply = await act(env, w.outsider.key, action, fields);
+      assert.deepEqual([reply.status, reply.body.error], [403, "Payout not accessible"], action);
+    }
     const channels = await act(env, w.outsider.key, "get_channels");
     assert.deepEqual(channels.body, { channels: [] });
     const [writes] = await sql`
       select (select count(*)::int from public.events where channels_id = ${w.channelId}) as events,
         (select count(*)::int from public.leads where channels_id = ${w.channelId}) as leads,
-        (select count(*)::int from public.refunds where purchases_id = ${purchaseId}) as refunds`;
-    assert.deepEqual({ ...writes }, { events: 1, leads: 1, refunds: 0 }, "only the receiver's own purchase event");
+        (select count(*)::int from public.refunds where purchases_id = ${purchaseId}) as refunds,
+        (select count(*)::int from public.payouts where channels_id = ${w.channelId} and status = 'pending') as payouts,
+        (select count(*)::int from public.reward_events where channels_id = ${w.channelId} and status = 'pending')
+          as undecided`;
+    assert.deepEqual(
+      { ...writes },
+      { events: 1, leads: 1, refunds: 0, payouts: 1, undecided: 1 },
+      "only the receiver's own purchase event and payout",
+    );
   }
 });

@@ -18,6 +18,8 @@ const REWARD_EVENT_KEYS = [
   "refunds_id",
   "reverses_reward_events_id",
   "status",
+  "rejection_reason",
+  "payouts_id",
 ];
 
 async function purchaseWithRewards(env: TestEnv, w: World, amount: string, rate = "12.5", fixed = "10") {
@@ -197,8 +199,22 @@ Deno.test("refund_purchase", async (t) => {
         );
       }
       assert.deepEqual(await refundRows(sql, purchaseId), { refunds: 0, reversals: 0, events: 0 });
+      for (const party of [w.creator, w.referring, w.partner]) {
+        const reply = await act(env, party.key, "refund_purchase", { purchase_id: purchaseId, amount: 1 });
+        assert.deepEqual(
+          statusAndBody(reply),
+          errorBody(
+            reply,
+            403,
+            "Only the receiving company can record purchases on this channel",
+            "purchase_not_permitted",
+          ),
+        );
+      }
+      assert.deepEqual(await refundRows(sql, purchaseId), { refunds: 0, reversals: 0, events: 0 });
+      await sql`update public.channels set purchase_writers = 'any' where id = ${w.channelId}`;
       const byPartner = await act(env, w.partner.key, "refund_purchase", { purchase_id: purchaseId, amount: 1 });
-      assert.equal(byPartner.status, 200, "any participant of the lead's channel may refund");
+      assert.equal(byPartner.status, 200, "with purchase_writers any, any participant of the channel may refund");
     });
   } finally {
     await env.close();

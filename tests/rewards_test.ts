@@ -65,6 +65,7 @@ Deno.test("create_purchase rewards", async (t) => {
           rate: null,
           base_amount: 12500,
           beneficiary_company_id: w.referring.id,
+          status: "pending",
         },
         {
           id: idOf(pct.id),
@@ -75,6 +76,7 @@ Deno.test("create_purchase rewards", async (t) => {
           rate: 10,
           base_amount: 12500,
           beneficiary_company_id: w.referring.id,
+          status: "pending",
         },
       ]);
     });

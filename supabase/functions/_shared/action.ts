@@ -2,12 +2,13 @@ import type { z } from "zod";
 import type { Db } from "./db.ts";
 import type { Idempotency } from "./idempotency.ts";
 
-/** What an action's run receives: the database, the caller's key hash (auth actions), the validated body and, when an Idempotency-Key was sent, the key and fingerprint. */
+/** What an action's run receives: the database, the caller's key hash (auth actions), the validated body, when an Idempotency-Key was sent, the key and fingerprint, and the client's address (see client_address.ts). */
 export interface ActionContext {
   db: Db;
   keyHash: string | null;
   args: Record<string, unknown>;
   idempotency: Idempotency | null;
+  client: string | null;
 }
 
 /** What an action answers: the body, and whether it is a stored response replayed for an Idempotency-Key. */

@@ -2,12 +2,12 @@
 // both build the function with createApp, so local runs exercise the deployed code path.
 import { dbFromEnv, type EnvReader } from "./db_from_env.ts";
 import type { Db } from "./db.ts";
-import { createHandler } from "./handler.ts";
+import { type ConnectionInfo, createHandler } from "./handler.ts";
 import { createWebhookSweeper, type Sweeper } from "./webhooks.ts";
 
 /** The function, built from its environment. */
 export interface App {
-  handler: (req: Request) => Promise<Response>;
+  handler: (req: Request, info?: ConnectionInfo) => Promise<Response>;
   db: Db;
   sweeper: Sweeper;
   /** Starts a webhook sweep after the response, unless one of this instance is running. */
@@ -21,6 +21,15 @@ export interface App {
 declare const EdgeRuntime: { waitUntil(promise: Promise<unknown>): void } | undefined;
 function keepAlive(work: Promise<unknown>): void {
   if (typeof EdgeRuntime !== "undefined") EdgeRuntime.waitUntil(work);
+}
+
+// TRUSTED_PROXY_HOPS: X-Forwarded-For entries appended by trusted proxies (default 1).
+function proxyHops(value: string | undefined): number {
+  if (value === undefined) return 1;
+  if (!/^[1-9]$/.test(value)) {
+    throw new Error(`TRUSTED_PROXY_HOPS must be an integer from 1 to 9, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
 }
 
 /**
@@ -46,6 +55,7 @@ export function createApp(env: EnvReader): App {
     onWebhooksQueued: sweepInBackground,
     background,
     sweep: { sweeper, secret: env("WEBHOOK_SWEEP_SECRET") },
+    trustedProxyHops: proxyHops(env("TRUSTED_PROXY_HOPS")),
   });
   return {
     handler,

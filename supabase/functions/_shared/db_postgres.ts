@@ -101,8 +101,8 @@ export function createPostgresDb(url: string, options: PostgresDbOptions = {}): 
         return rows[0].result === null ? null : parseExact(rows[0].result);
       } catch (error) {
         if (error instanceof ApiError) throw error;
-        const e = error as { code?: string; message: string; hint?: string };
-        const apiError = fromSqlState(e.code, e.message, e.hint);
+        const e = error as { code?: string; message: string; hint?: string; detail?: string };
+        const apiError = fromSqlState(e.code, e.message, e.hint, e.detail);
         if (apiError) throw apiError;
         if (isUnavailable(e.code ?? "")) throw serviceUnavailable();
         throw error;

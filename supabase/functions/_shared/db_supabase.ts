@@ -36,7 +36,7 @@ export function createSupabaseDb(url: string, serviceKey: string, options: Supab
     async rpc(fn: string, args: RpcArgs): Promise<unknown> {
       const { data, error, status } = await client.rpc(fn, args);
       if (!error) return parseExact(data as string);
-      const apiError = fromSqlState(error.code, error.message, error.hint);
+      const apiError = fromSqlState(error.code, error.message, error.hint, error.details);
       if (apiError) throw apiError;
       // status 0: fetch itself failed or timed out; 502-504 and PGRST000-003: PostgREST lost the
       // database; a connection, resource or timeout SQLSTATE comes back as a plain 500.

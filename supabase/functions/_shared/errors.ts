@@ -22,15 +22,20 @@ export function serviceUnavailable(): ApiError {
   });
 }
 
-/** Turns a `PTxxx` SQLSTATE raised by `internal.fail` into its ApiError, or returns null for any other code. */
+/**
+ * Turns a `PTxxx` SQLSTATE raised by `internal.fail` into its ApiError, or returns null for any
+ * other code. A detail `retry_after=<seconds>` (the public intake limit) becomes Retry-After.
+ */
 export function fromSqlState(
   sqlState: string | undefined,
   message: string,
-  hint: string | undefined,
+  hint: string | undefined | null,
+  detail?: string | null,
 ): ApiError | null {
   const match = /^PT(\d{3})$/.exec(sqlState ?? "");
   if (!match) return null;
-  return new ApiError(Number(match[1]), hint || "error", message);
+  const retryAfter = /^retry_after=(\d+)$/.exec(detail ?? "");
+  return new ApiError(Number(match[1]), hint || "error", message, retryAfter ? { "Retry-After": retryAfter[1] } : {});
 }
 
 /** Whether a SQLSTATE means the database is unavailable rather than the request wrong: class 08 (connection exception), 53 (insufficient resources) or 57 (operator intervention, including statement timeout 57014). */

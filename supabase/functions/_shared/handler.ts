@@ -1,6 +1,7 @@
 import type { Action } from "./action.ts";
 import { hashApiKey, isWellFormedApiKey } from "./api_key.ts";
 import type { Db } from "./db.ts";
+import { clientAddress } from "./client_address.ts";
 import { ApiError } from "./errors.ts";
 import { parseExact } from "./exact_json.ts";
 import { fingerprint, isValidIdempotencyKey } from "./idempotency.ts";
@@ -37,6 +38,13 @@ export interface HandlerDeps {
    * logError. Without it the work simply runs on, as long as the process does.
    */
   background?: (work: Promise<unknown>) => void;
+  /** How many X-Forwarded-For entries, from the right, trusted proxies append; default 1 (see client_address.ts). */
+  trustedProxyHops?: number;
+}
+
+/** What Deno.serve passes beside the request: the connection's address. */
+export interface ConnectionInfo {
+  remoteAddr?: { hostname?: string };
 }
 
 function requestIdOf(req: Request): string {
@@ -150,7 +158,7 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
     return json(202, { accepted: true }, headers);
   }
 
-  async function dispatch(req: Request): Promise<ActionResult> {
+  async function dispatch(req: Request, info: ConnectionInfo | undefined): Promise<ActionResult> {
     const body = parseObject(await readBody(req));
     const action = findAction(actions, body.action);
     const keyHash = action.auth ? await keyHashOf(req) : null;
@@ -166,12 +174,17 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
     const idempotency = idempotencyKey
       ? { key: idempotencyKey, fingerprint: await fingerprint(body.action as string, args) }
       : null;
-    const result = await action.run({ db: deps.db, keyHash, args, idempotency });
+    const client = clientAddress(
+      req.headers.get("x-forwarded-for"),
+      info?.remoteAddr?.hostname ?? null,
+      deps.trustedProxyHops ?? 1,
+    );
+    const result = await action.run({ db: deps.db, keyHash, args, idempotency, client });
     if (action.queuesWebhooks && !result.replayed) deps.onWebhooksQueued?.();
     return result;
   }
 
-  return async function handler(req: Request): Promise<Response> {
+  return async function handler(req: Request, info?: ConnectionInfo): Promise<Response> {
     const requestId = requestIdOf(req);
     const headers = { "X-Request-Id": requestId };
     if (req.method === "OPTIONS") return json(204, null, headers);
@@ -190,7 +203,7 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
       });
     }
     try {
-      const { body, replayed } = await dispatch(req);
+      const { body, replayed } = await dispatch(req, info);
       return json(200, body, replayed ? { ...headers, "Idempotent-Replayed": "true" } : headers);
     } catch (error) {
       if (error instanceof ApiError) {
