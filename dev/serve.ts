@@ -38,7 +38,18 @@ if (database.embedded) {
     date: "2025-04-01T00:00:00.000Z",
     description: "Annual subscription",
   });
-  console.log(`\nDemo data ready (keys in ${demoFile}). Record a purchase:\n
+  // The shell variables the README's and the guide's examples use.
+  console.log(`\nDemo data ready (keys in ${demoFile}). Paste these into your shell:\n
+export API=${url}
+export RECEIVING_KEY=${demo.receiving_api_key}
+export REFERRING_KEY=${demo.referring_api_key}
+export CHANNEL_ID=${demo.channel_id}
+export LEAD_ID=${demo.lead_id}
+export PRODUCT_ID=${demo.product_id}
+export PAYOUTS_CHANNEL_ID=${demo.payouts_channel_id}
+
+Record a purchase:
+
 curl -X POST ${url} \\
   -H "Content-Type: application/json" \\
   -H "X-Api-Key: ${demo.receiving_api_key}" \\

@@ -2,7 +2,7 @@
 // test database, and `deno task start` on its own embedded PostgreSQL.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DATABASE_URL, testEnv } from "./helpers.ts";
+import { act, DATABASE_URL, ops, testEnv, world } from "./helpers.ts";
 import { freePort } from "../dev/cluster.ts";
 
 async function admin(...args: string[]) {
@@ -14,7 +14,7 @@ async function admin(...args: string[]) {
   const stdout = new TextDecoder().decode(out.stdout);
   return {
     code: out.code,
-    json: out.code === 0 ? JSON.parse(stdout) : null,
+    json: out.code === 0 && stdout.startsWith("{") ? JSON.parse(stdout) : null,
     stdout,
     stderr: new TextDecoder().decode(out.stderr),
   };
@@ -127,6 +127,96 @@ Deno.test("deno task admin", async (t) => {
       assert.ok(row.revoked_at instanceof Date);
     });
 
+    await t.step("channel settings of §7: create with them, update them, refuse unknown values", async () => {
+      const [a, b] = await Promise.all(
+        ["Settings A", "Settings B"].map((name) => admin("company", "create", "--name", name)),
+      );
+      const ids = ["--creator", a.json.id, "--referring", b.json.id, "--receiving", a.json.id];
+      const created = await admin(
+        "channel",
+        "create",
+        "--title",
+        "S",
+        ...ids,
+        "--purchase-writers",
+        "any",
+        "--hold-days",
+        "0",
+      );
+      assert.equal(created.code, 0, created.stderr);
+      assert.deepEqual(
+        [created.json.purchase_writers, created.json.hold_days, created.json.intake_per_minute],
+        ["any", 0, 10],
+      );
+      const defaults = (await admin("channel", "create", "--title", "D", ...ids)).json;
+      assert.deepEqual([defaults.purchase_writers, defaults.hold_days], ["receiving", 30]);
+      const updated = await admin(
+        "channel",
+        "update",
+        "--id",
+        created.json.id,
+        "--purchase-writers",
+        "receiving",
+        "--hold-days",
+        "14",
+        "--intake-per-minute",
+        "3",
+      );
+      assert.equal(updated.code, 0, updated.stderr);
+      assert.deepEqual(
+        [updated.json.purchase_writers, updated.json.hold_days, updated.json.intake_per_minute],
+        ["receiving", 14, 3],
+      );
+      for (
+        const [args, message] of [
+          [
+            ["channel", "update", "--id", created.json.id, "--purchase-writers", "everyone"],
+            '--purchase-writers must be receiving or any, got "everyone"',
+          ],
+          [
+            ["channel", "create", "--title", "X", ...ids, "--purchase-writers", "all"],
+            '--purchase-writers must be receiving or any, got "all"',
+          ],
+          [
+            ["channel", "update", "--id", created.json.id, "--hold-days=-1"],
+            "--hold-days must be between 0 and 3650",
+          ],
+          [["channel", "update", "--id", crypto.randomUUID(), "--hold-days", "1"], "No channel with id"],
+        ] as const
+      ) {
+        const refused = await admin(...args);
+        assert.deepEqual([refused.code, refused.stdout], [1, ""], args.join(" "));
+        assert.ok(refused.stderr.includes(message), refused.stderr);
+      }
+      const [row] = await sql`select purchase_writers, hold_days from public.channels where id = ${created.json.id}`;
+      assert.deepEqual({ ...row }, { purchase_writers: "receiving", hold_days: 14 });
+      const [n] = await sql`select count(*)::int as n from public.channels where title = 'X'`;
+      assert.equal(n.n, 0);
+    });
+
+    await t.step("payout list: JSON, and RFC 4180 CSV with --csv", async () => {
+      const w = await world(sql, { holdDays: 0 });
+      await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "fixed", amount: "12.5" });
+      await sql`update public.companies set name = 'Acme, "The" Referrer' where id = ${w.referring.id}`;
+      await act(env, w.receiving.key, "create_purchase", { lead_id: w.leadId });
+      const payout = (await act(env, w.receiving.key, "create_payout", { channel_id: w.channelId })).body.payout as {
+        id: string;
+        created_at: string;
+      };
+      const listed = await admin("payout", "list", "--channel", w.channelId);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.deepEqual(listed.json.payouts.map((p: Record<string, unknown>) => [p.payout_id, p.amount, p.status]), [
+        [payout.id, "12.50", "pending"],
+      ]);
+      const csv = await admin("payout", "list", "--channel", w.channelId, "--csv");
+      assert.equal(csv.code, 0, csv.stderr);
+      assert.equal(
+        csv.stdout,
+        "payout_id,channel_id,beneficiary_company_id,beneficiary_name,currency,amount,status,reference,created_at,paid_at\r\n" +
+          `${payout.id},${w.channelId},${w.referring.id},"Acme, ""The"" Referrer",USD,12.50,pending,,${payout.created_at},\r\n`,
+      );
+    });
+
     await t.step("db migrate applies nothing on a migrated database and says so", async () => {
       const migrated = await admin("db", "migrate");
       assert.deepEqual([migrated.code, migrated.json], [0, { applied: [] }]);
@@ -194,6 +284,27 @@ Deno.test("deno task start serves the function on an embedded database and print
     const json = await res.json();
     assert.equal(res.status, 200);
     assert.equal(json.purchase.purchase_amount, 12500);
+    // The printed shell variables, and the demo channel that shows the money-out lifecycle.
+    const vars = Object.fromEntries([...output.matchAll(/^export (\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
+    assert.deepEqual(Object.keys(vars), [
+      "API",
+      "RECEIVING_KEY",
+      "REFERRING_KEY",
+      "CHANNEL_ID",
+      "LEAD_ID",
+      "PRODUCT_ID",
+      "PAYOUTS_CHANNEL_ID",
+    ]);
+    assert.deepEqual([vars.API, vars.RECEIVING_KEY], [url, key]);
+    const rewards = await fetch(url, {
+      method: "POST",
+      headers: { "X-Api-Key": vars.REFERRING_KEY },
+      body: JSON.stringify({ action: "get_reward_events", channel_id: vars.PAYOUTS_CHANNEL_ID }),
+    }).then((r) => r.json());
+    assert.deepEqual(
+      rewards.reward_events.map((r: { status: string; amount: number }) => [r.status, r.amount]).sort(),
+      [["approved", 25], ["paid", 25], ["pending", 25]],
+    );
     assert.equal(json.purchase.date, "2025-04-01T00:00:00.000Z");
     const notFound = await fetch(`http://127.0.0.1:${port}/elsewhere`);
     assert.equal(notFound.status, 404);
