@@ -12,6 +12,41 @@ function randomBytes(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
 }
 
+// Existence checks that turn what would be a foreign key violation into a message an operator
+// can act on.
+async function requireCompany(sql: Sql, id: string): Promise<void> {
+  const [row] = await sql`select 1 from public.companies where id = ${id}`;
+  if (!row) throw new Error(`No company with id ${id}`);
+}
+
+async function requireChannel(sql: Sql, id: string): Promise<void> {
+  const [row] = await sql`select 1 from public.channels where id = ${id}`;
+  if (!row) throw new Error(`No channel with id ${id}`);
+}
+
+async function requireCurrency(sql: Sql, code: string): Promise<void> {
+  const [row] = await sql`select 1 from public.currencies where code = ${code}`;
+  if (!row) throw new Error(`Unknown currency ${code}`);
+}
+
+function requireOneOf(flag: string, value: string, allowed: readonly string[]): void {
+  if (!allowed.includes(value)) {
+    throw new Error(
+      `--${flag} must be ${allowed.slice(0, -1).join(", ")} or ${allowed.at(-1)}, got ${JSON.stringify(value)}`,
+    );
+  }
+}
+
+// A bigint column (legacy_id) comes back from postgres.js as a string; printed as a number.
+function withLegacyId(row: Row): Row {
+  return row.legacy_id === undefined ? row : { ...row, legacy_id: Number(row.legacy_id) };
+}
+
+/** Every company, oldest first. */
+export async function listCompanies(sql: Sql): Promise<Row[]> {
+  return await sql`select id, name, created_at from public.companies order by created_at, id`;
+}
+
 /** Creates a company. */
 export async function createCompany(sql: Sql, o: { name: string }): Promise<Row> {
   const [row] = await sql`insert into public.companies (name) values (${o.name}) returning *`;
@@ -20,12 +55,21 @@ export async function createCompany(sql: Sql, o: { name: string }): Promise<Row>
 
 /** Creates an API key; the plaintext `api_key` is returned here once and stored only as its SHA-256. */
 export async function createKey(sql: Sql, o: { company: string; name?: string }): Promise<Row> {
+  await requireCompany(sql, o.company);
   const apiKey = `sk_${Buffer.from(randomBytes(32)).toString("base64url")}`;
   const [row] = await sql`
     insert into public.api_keys (companies_id, name, prefix, key_hash)
     values (${o.company}, ${o.name ?? null}, ${apiKey.slice(0, 10)}, ${await hashApiKey(apiKey)})
     returning id, companies_id, name, prefix, created_at`;
   return { ...row, api_key: apiKey };
+}
+
+/** A company's API keys, oldest first: id, name, prefix, created_at, revoked_at; never the key or its hash. */
+export async function listKeys(sql: Sql, o: { company: string }): Promise<Row[]> {
+  await requireCompany(sql, o.company);
+  return await sql`
+    select id, name, prefix, created_at, revoked_at from public.api_keys
+    where companies_id = ${o.company} order by created_at, id`;
 }
 
 /** Revokes an API key; it answers 401 from then on. */
@@ -53,19 +97,26 @@ export async function createChannel(
   } & ChannelSettings,
 ): Promise<Row> {
   await checkChannelSettings(o);
+  for (const company of [o.creator, o.referring, o.receiving, o.partner]) {
+    if (company !== undefined) await requireCompany(sql, company);
+  }
+  await requireCurrency(sql, o.currency ?? "USD");
   const [row] = await sql`
     insert into public.channels (title, creator, partner, referring_id, receiving_id, currency,
       no_auth_api, webhook_new_lead, webhook_status_update, webhook_secret, purchase_writers, hold_days,
       intake_per_minute)
     values (${o.title}, ${o.creator}, ${o.partner ?? null}, ${o.referring}, ${o.receiving},
-      ${o.currency ?? "USD"}, ${o.public ?? false}, ${o.webhookNewLead ?? null},
-      ${o.webhookStatusUpdate ?? null}, ${`whsec_${Buffer.from(randomBytes(24)).toString("base64")}`},
+      ${o.currency ?? "USD"}, ${o.public ?? false}, ${o.webhookNewLead || null},
+      ${o.webhookStatusUpdate || null}, ${`whsec_${Buffer.from(randomBytes(24)).toString("base64")}`},
       ${o.purchaseWriters ?? "receiving"}, ${o.holdDays ?? 30}, ${o.intakePerMinute ?? 10})
     returning *`;
   return row;
 }
 
-/** The §7 settings of a channel (see API.md): who records purchases, the hold period, the public intake limit. */
+/**
+ * The settings of a channel that `channel update` changes: who records purchases, the hold
+ * period, the public intake limit (API.md §7) and the webhook URLs ("" clears one).
+ */
 export interface ChannelSettings {
   purchaseWriters?: string;
   holdDays?: number;
@@ -88,12 +139,12 @@ async function checkChannelSettings(o: ChannelSettings) {
   }
   for (const url of [o.webhookNewLead, o.webhookStatusUpdate]) {
     // Private addresses are refused at delivery time (unless allowed there); here only the form.
-    const refusal = url === undefined ? null : await webhookUrlRefusal(url, { allowPrivate: true });
+    const refusal = url ? await webhookUrlRefusal(url, { allowPrivate: true }) : null;
     if (refusal) throw new Error(`Webhook URL ${url} ${refusal}`);
   }
 }
 
-/** Changes a channel's settings; flags not given keep their value. */
+/** Changes a channel's settings; settings not given keep their value, a webhook URL given as "" is cleared. */
 export async function updateChannel(sql: Sql, o: { id: string } & ChannelSettings): Promise<Row> {
   await checkChannelSettings(o);
   const [row] = await sql`
@@ -101,12 +152,29 @@ export async function updateChannel(sql: Sql, o: { id: string } & ChannelSetting
       purchase_writers = coalesce(${o.purchaseWriters ?? null}, purchase_writers),
       hold_days = coalesce(${o.holdDays ?? null}::integer, hold_days),
       intake_per_minute = coalesce(${o.intakePerMinute ?? null}::integer, intake_per_minute),
-      webhook_new_lead = coalesce(${o.webhookNewLead ?? null}, webhook_new_lead),
-      webhook_status_update = coalesce(${o.webhookStatusUpdate ?? null}, webhook_status_update)
+      webhook_new_lead = case when ${o.webhookNewLead === undefined} then webhook_new_lead
+        else ${o.webhookNewLead || null} end,
+      webhook_status_update = case when ${o.webhookStatusUpdate === undefined} then webhook_status_update
+        else ${o.webhookStatusUpdate || null} end
     where id = ${o.id}
     returning id, title, purchase_writers, hold_days, intake_per_minute, webhook_new_lead, webhook_status_update`;
   if (!row) throw new Error(`No channel with id ${o.id}`);
   return row;
+}
+
+/**
+ * Channels, oldest first, with their settings but never their webhook secret; with `company`,
+ * only the channels that company takes part in (creator, partner, referring or receiving).
+ */
+export async function listChannels(sql: Sql, o: { company?: string }): Promise<Row[]> {
+  if (o.company !== undefined) await requireCompany(sql, o.company);
+  return await sql`
+    select id, uuid, title, created_at, creator, partner, referring_id, receiving_id, currency, no_auth_api,
+      webhook_new_lead, webhook_status_update, purchase_writers, hold_days, intake_per_minute
+    from public.channels c
+    where ${o.company ?? null}::uuid is null
+      or ${o.company ?? null}::uuid in (c.creator, c.partner, c.referring_id, c.receiving_id)
+    order by created_at, id`;
 }
 
 const PAYOUT_COLUMNS = [
@@ -154,6 +222,9 @@ export async function createStatus(sql: Sql, o: {
   order?: number;
   color?: string;
 }): Promise<Row> {
+  await requireChannel(sql, o.channel);
+  const [taken] = await sql`select 1 from public.lead_status where channels_id = ${o.channel} and status = ${o.name}`;
+  if (taken) throw new Error(`Channel ${o.channel} already has a status named ${JSON.stringify(o.name)}`);
   const [row] = await sql`
     insert into public.lead_status (channels_id, status, "order", color)
     values (${o.channel}, ${o.name},
@@ -164,12 +235,22 @@ export async function createStatus(sql: Sql, o: {
   return row;
 }
 
+/** A channel's lead statuses, in their order. */
+export async function listStatuses(sql: Sql, o: { channel: string }): Promise<Row[]> {
+  await requireChannel(sql, o.channel);
+  return await sql`
+    select id, status, "order", visible, color, created_at from public.lead_status
+    where channels_id = ${o.channel} order by "order", created_at, id`;
+}
+
 /** Adds a property definition to a channel. */
 export async function createProperty(sql: Sql, o: {
   channel: string;
   name: string;
   type?: string;
 }): Promise<Row> {
+  await requireChannel(sql, o.channel);
+  if (o.type !== undefined) requireOneOf("type", o.type, ["text", "number", "select"]);
   const [row] = await sql`
     insert into public.property_definitions (channels_id, name, type, "order")
     values (${o.channel}, ${o.name}, ${o.type ?? "text"},
@@ -178,12 +259,21 @@ export async function createProperty(sql: Sql, o: {
   return row;
 }
 
+/** A channel's property definitions, in their order. */
+export async function listProperties(sql: Sql, o: { channel: string }): Promise<Row[]> {
+  await requireChannel(sql, o.channel);
+  return await sql`
+    select id, name, type, "order", visible, active, created_at from public.property_definitions
+    where channels_id = ${o.channel} order by "order", created_at, id`;
+}
+
 /** Adds a product to a company's catalog. */
 export async function createProduct(sql: Sql, o: {
   company: string;
   name: string;
   description?: string;
 }): Promise<Row> {
+  await requireCompany(sql, o.company);
   const [row] = await sql`
     insert into public.products (companies_id, name, description)
     values (${o.company}, ${o.name}, ${o.description ?? null})
@@ -191,7 +281,15 @@ export async function createProduct(sql: Sql, o: {
   return row;
 }
 
-/** Adds a reward trigger to a channel. */
+/** A company's products, oldest first. */
+export async function listProducts(sql: Sql, o: { company: string }): Promise<Row[]> {
+  await requireCompany(sql, o.company);
+  return await sql`
+    select id, companies_id, name, description, created_at from public.products
+    where companies_id = ${o.company} order by created_at, id`;
+}
+
+/** Adds a reward trigger to a channel; its amount is kept as exact decimal text. */
 export async function createTrigger(sql: Sql, o: {
   channel: string;
   on: string;
@@ -201,12 +299,40 @@ export async function createTrigger(sql: Sql, o: {
   inactive?: boolean;
   name?: string;
 }): Promise<Row> {
+  await requireChannel(sql, o.channel);
+  requireOneOf("on", o.on, ["purchase", "new_lead", "status_change"]);
+  requireOneOf("reward", o.reward, ["fixed", "percentage"]);
+  if (!/^\d{1,16}(\.\d{1,12})?$/.test(o.amount)) {
+    throw new Error(
+      `--amount must be a non-negative decimal number such as 10 or 12.50, got ${JSON.stringify(o.amount)}`,
+    );
+  }
+  if ((o.on === "status_change") !== (o.statusId !== undefined)) {
+    throw new Error(
+      o.statusId === undefined
+        ? "--status-id is required with --on status_change"
+        : "--status-id goes only with --on status_change",
+    );
+  }
+  if (o.statusId !== undefined) {
+    const [status] =
+      await sql`select 1 from public.lead_status where id = ${o.statusId} and channels_id = ${o.channel}`;
+    if (!status) throw new Error(`No status with id ${o.statusId} on channel ${o.channel}`);
+  }
   const [row] = await sql`
     insert into public.reward_triggers (channels_id, name, trigger, lead_status_id, reward_type, amount, status)
     values (${o.channel}, ${o.name ?? null}, ${o.on}, ${o.statusId ?? null}, ${o.reward},
       ${o.amount}::numeric, ${o.inactive ? "Inactive" : "Active"})
     returning *`;
   return row;
+}
+
+/** A channel's reward triggers, oldest first, amounts as exact decimal text. */
+export async function listTriggers(sql: Sql, o: { channel: string }): Promise<Row[]> {
+  await requireChannel(sql, o.channel);
+  return await sql`
+    select id, name, trigger, lead_status_id, reward_type, amount::text as amount, status, created_at
+    from public.reward_triggers where channels_id = ${o.channel} order by created_at, id`;
 }
 
 /** Creates a lead on a channel, in the channel's first status. */
@@ -217,13 +343,26 @@ export async function createLead(sql: Sql, o: {
   lastName?: string;
   companyName?: string;
 }): Promise<Row> {
+  await requireChannel(sql, o.channel);
   const [row] = await sql`
     insert into public.leads (channels_id, lead_status_id, email, first_name, last_name, company_name)
     values (${o.channel},
       (select id from public.lead_status where channels_id = ${o.channel} order by "order", created_at limit 1),
       ${o.email ?? null}, ${o.firstName ?? null}, ${o.lastName ?? null}, ${o.companyName ?? null})
     returning *`;
-  return row;
+  return withLegacyId(row);
+}
+
+/** A channel's leads, newest first (at most `limit`, default 50), with their status name. */
+export async function listLeads(sql: Sql, o: { channel: string; limit?: number }): Promise<Row[]> {
+  await requireChannel(sql, o.channel);
+  const rows = await sql`
+    select l.id, l.legacy_id, l.created_at, l.email, l.first_name, l.last_name, l.company_name, l.lead_status_id,
+      s.status
+    from public.leads l left join public.lead_status s on s.id = l.lead_status_id
+    where l.channels_id = ${o.channel}
+    order by l.created_at desc, l.id desc limit ${o.limit ?? 50}`;
+  return rows.map(withLegacyId);
 }
 
 /** Replaces a channel's webhook signing secret; the new one is returned here once. */
@@ -237,6 +376,7 @@ export async function rotateWebhookSecret(sql: Sql, o: { id: string }): Promise<
 
 /** A channel's webhook deliveries, newest first, each with its attempts. */
 export async function listDeliveries(sql: Sql, o: { channel: string; limit?: number }): Promise<Row> {
+  await requireChannel(sql, o.channel);
   const deliveries = await sql`
     select d.id, d.created_at, d.type, d.url, d.events_id, d.status, d.attempts, d.next_attempt_at,
       d.delivered_at, d.last_error,

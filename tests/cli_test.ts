@@ -217,6 +217,283 @@ Deno.test("deno task admin", async (t) => {
       );
     });
 
+    await t.step("--help at every level lists the verbs and their flags on stdout, exit 0", async () => {
+      const top = await admin("--help");
+      assert.deepEqual([top.code, top.stderr], [0, ""]);
+      assert.match(top.stdout, /^usage: deno task admin <resource> <verb> \[--flags\]/);
+      for (
+        const line of [
+          "company   create, list",
+          "key       create, list, revoke",
+          "channel   create, list, update, rotate-secret",
+          "product   create, list",
+          "trigger   create, list",
+          "payout    list",
+        ]
+      ) assert.ok(top.stdout.includes(line), line);
+      const channel = await admin("channel", "--help");
+      assert.deepEqual([channel.code, channel.stderr], [0, ""]);
+      for (const verb of ["create --title T", "list [--company ID]", "update --id CHANNEL_ID", "rotate-secret --id"]) {
+        assert.ok(channel.stdout.includes(`  channel ${verb}`), verb);
+      }
+      assert.ok(channel.stdout.includes('[--webhook-new-lead URL|""]'));
+      const key = await admin("key", "list", "--help");
+      assert.deepEqual([key.code, key.stderr], [0, ""]);
+      assert.match(key.stdout, /key list --company ID\n.*never the key/);
+      const short = await admin("trigger", "-h");
+      assert.equal(short.code, 0);
+      assert.match(short.stdout, /trigger create --channel ID --on purchase\|new_lead\|status_change/);
+      const bare = await admin("channel");
+      assert.deepEqual([bare.code, bare.stdout], [2, ""]);
+      assert.match(bare.stderr, /usage: deno task admin channel <verb>/);
+    });
+
+    await t.step(
+      "list verbs: companies, keys without their secret, channels, statuses, products, triggers",
+      async () => {
+        const company = (await admin("company", "create", "--name", "Lister")).json;
+        const other = (await admin("company", "create", "--name", "Lister Partner")).json;
+        const companies = (await admin("company", "list")).json.companies as Record<string, unknown>[];
+        assert.deepEqual(companies.find((c) => c.id === company.id), company);
+        const key = (await admin("key", "create", "--company", company.id, "--name", "ci")).json;
+        await admin("key", "revoke", "--id", key.id);
+        const second = (await admin("key", "create", "--company", company.id)).json;
+        const keys = await admin("key", "list", "--company", company.id);
+        assert.equal(keys.code, 0, keys.stderr);
+        assert.deepEqual(keys.json.keys.map((k: Record<string, unknown>) => Object.keys(k)), [
+          ["id", "name", "prefix", "created_at", "revoked_at"],
+          ["id", "name", "prefix", "created_at", "revoked_at"],
+        ]);
+        assert.deepEqual(
+          keys.json.keys.map((k: Record<string, unknown>) => [k.id, k.name, k.prefix, typeof k.revoked_at]),
+          [[key.id, "ci", key.prefix, "string"], [second.id, null, second.prefix, "object"]],
+        );
+        assert.ok(!keys.stdout.includes(key.api_key) && !keys.stdout.includes(second.api_key));
+        const [{ key_hash }] = await sql`select key_hash from public.api_keys where id = ${key.id}`;
+        assert.ok(!keys.stdout.includes(key_hash));
+
+        const channel = (await admin(
+          "channel",
+          "create",
+          "--title",
+          "Listed",
+          "--creator",
+          company.id,
+          "--referring",
+          other.id,
+          "--receiving",
+          company.id,
+          "--hold-days",
+          "7",
+        )).json;
+        const mine = await admin("channel", "list", "--company", other.id);
+        assert.equal(mine.code, 0, mine.stderr);
+        assert.deepEqual(mine.json.channels.map((c: Record<string, unknown>) => [c.id, c.title, c.hold_days]), [
+          [channel.id, "Listed", 7],
+        ]);
+        assert.ok(!("webhook_secret" in mine.json.channels[0]));
+        assert.ok(!mine.stdout.includes(channel.webhook_secret));
+        const all = (await admin("channel", "list")).json.channels as Record<string, unknown>[];
+        assert.ok(all.some((c) => c.id === channel.id) && all.length >= 2);
+
+        await admin("status", "create", "--channel", channel.id, "--name", "New");
+        await admin("status", "create", "--channel", channel.id, "--name", "Won", "--color", "#22c55e");
+        const statuses = (await admin("status", "list", "--channel", channel.id)).json.statuses;
+        assert.deepEqual(statuses.map((s: Record<string, unknown>) => [s.status, s.order, s.color]), [
+          ["New", 0, null],
+          ["Won", 1, "#22c55e"],
+        ]);
+        await admin("property", "create", "--channel", channel.id, "--name", "Budget", "--type", "number");
+        const properties = (await admin("property", "list", "--channel", channel.id)).json.properties;
+        assert.deepEqual(properties.map((p: Record<string, unknown>) => [p.name, p.type, p.order]), [
+          ["Budget", "number", 0],
+        ]);
+        const product = (await admin("product", "create", "--company", company.id, "--name", "Plan")).json;
+        const products = (await admin("product", "list", "--company", company.id)).json.products;
+        assert.deepEqual(products.map((p: Record<string, unknown>) => [p.id, p.name]), [[product.id, "Plan"]]);
+        const trigger = (await admin(
+          "trigger",
+          "create",
+          "--channel",
+          channel.id,
+          "--on",
+          "status_change",
+          "--status-id",
+          statuses[1].id,
+          "--reward",
+          "fixed",
+          "--amount",
+          "2852199.999999999999",
+        )).json;
+        const triggers = (await admin("trigger", "list", "--channel", channel.id)).json.triggers;
+        assert.deepEqual(triggers, [{
+          id: trigger.id,
+          name: null,
+          trigger: "status_change",
+          lead_status_id: statuses[1].id,
+          reward_type: "fixed",
+          amount: "2852199.999999999999",
+          status: "Active",
+          created_at: trigger.created_at,
+        }]);
+        const lead = (await admin("lead", "create", "--channel", channel.id, "--email", "l@example.com")).json;
+        assert.equal(typeof lead.legacy_id, "number");
+        const leads = (await admin("lead", "list", "--channel", channel.id)).json.leads;
+        assert.deepEqual(leads.map((l: Record<string, unknown>) => [l.id, l.legacy_id, l.email, l.status]), [
+          [lead.id, lead.legacy_id, "l@example.com", "New"],
+        ]);
+      },
+    );
+
+    await t.step('channel update sets and clears webhook URLs ("" clears one, others keep theirs)', async () => {
+      const [a, b] = await Promise.all(
+        ["Hooks A", "Hooks B"].map((name) => admin("company", "create", "--name", name)),
+      );
+      const channel = (await admin(
+        "channel",
+        "create",
+        "--title",
+        "Hooks",
+        "--creator",
+        a.json.id,
+        "--referring",
+        b.json.id,
+        "--receiving",
+        a.json.id,
+      )).json;
+      const set = await admin(
+        "channel",
+        "update",
+        "--id",
+        channel.id,
+        "--webhook-new-lead",
+        "http://127.0.0.1:9000/hook",
+        "--webhook-status-update",
+        "https://hooks.example.com/status",
+      );
+      assert.equal(set.code, 0, set.stderr);
+      assert.deepEqual([set.json.webhook_new_lead, set.json.webhook_status_update], [
+        "http://127.0.0.1:9000/hook",
+        "https://hooks.example.com/status",
+      ]);
+      const cleared = await admin("channel", "update", "--id", channel.id, "--webhook-new-lead", "");
+      assert.equal(cleared.code, 0, cleared.stderr);
+      assert.deepEqual([cleared.json.webhook_new_lead, cleared.json.webhook_status_update], [
+        null,
+        "https://hooks.example.com/status",
+      ]);
+      const [row] = await sql`select webhook_new_lead, webhook_status_update from public.channels
+        where id = ${channel.id}`;
+      assert.deepEqual({ ...row }, {
+        webhook_new_lead: null,
+        webhook_status_update: "https://hooks.example.com/status",
+      });
+      const bad = await admin("channel", "update", "--id", channel.id, "--webhook-status-update", "ftp://x/y");
+      assert.deepEqual([bad.code, bad.stdout], [1, ""]);
+      assert.match(bad.stderr, /only http and https URLs are allowed/);
+    });
+
+    await t.step("clear messages instead of database errors, nothing written", async () => {
+      const company = (await admin("company", "create", "--name", "Messages")).json;
+      const channel = (await admin(
+        "channel",
+        "create",
+        "--title",
+        "Messages",
+        "--creator",
+        company.id,
+        "--referring",
+        company.id,
+        "--receiving",
+        company.id,
+      )).json;
+      const missing = "11111111-2222-4333-8444-555555555555";
+      const ids = ["--creator", company.id, "--referring", company.id, "--receiving", company.id];
+      for (
+        const [args, message] of [
+          [["channel", "create", "--title", "Bad", ...ids, "--currency", "XYZ"], "error: Unknown currency XYZ"],
+          [
+            ["channel", "create", "--title", "Bad", ...ids, "--partner", missing],
+            `error: No company with id ${missing}`,
+          ],
+          [
+            ["channel", "create", "--title", "Bad", ...ids, "--creator", "acme"],
+            'error: --creator must be a UUID, got "acme"',
+          ],
+          [["key", "create", "--company", missing], `error: No company with id ${missing}`],
+          [["key", "list", "--company", "nope"], 'error: --company must be a UUID, got "nope"'],
+          [["product", "create", "--company", missing, "--name", "P"], `error: No company with id ${missing}`],
+          [["channel", "list", "--company", missing], `error: No company with id ${missing}`],
+          [["status", "create", "--channel", missing, "--name", "New"], `error: No channel with id ${missing}`],
+          [["trigger", "list", "--channel", missing], `error: No channel with id ${missing}`],
+          [
+            ["trigger", "create", "--channel", channel.id, "--on", "sale", "--reward", "fixed", "--amount", "1"],
+            'error: --on must be purchase, new_lead or status_change, got "sale"',
+          ],
+          [
+            ["trigger", "create", "--channel", channel.id, "--on", "purchase", "--reward", "bonus", "--amount", "1"],
+            'error: --reward must be fixed or percentage, got "bonus"',
+          ],
+          [
+            ["trigger", "create", "--channel", channel.id, "--on", "purchase", "--reward", "fixed", "--amount", "1,5"],
+            'error: --amount must be a non-negative decimal number such as 10 or 12.50, got "1,5"',
+          ],
+          [
+            [
+              "trigger",
+              "create",
+              "--channel",
+              channel.id,
+              "--on",
+              "status_change",
+              "--reward",
+              "fixed",
+              "--amount",
+              "1",
+            ],
+            "error: --status-id is required with --on status_change",
+          ],
+          [
+            [
+              "trigger",
+              "create",
+              "--channel",
+              channel.id,
+              "--on",
+              "status_change",
+              "--status-id",
+              missing,
+              "--reward",
+              "fixed",
+              "--amount",
+              "1",
+            ],
+            `error: No status with id ${missing} on channel ${channel.id}`,
+          ],
+          [
+            ["property", "create", "--channel", channel.id, "--name", "P", "--type", "date"],
+            'error: --type must be text, number or select, got "date"',
+          ],
+          [["lead", "create", "--channel", missing], `error: No channel with id ${missing}`],
+          [["webhook", "list", "--channel", missing], `error: No channel with id ${missing}`],
+        ] as const
+      ) {
+        const refused = await admin(...args);
+        assert.deepEqual([refused.code, refused.stdout, refused.stderr.trim()], [1, "", message], args.join(" "));
+      }
+      await admin("status", "create", "--channel", channel.id, "--name", "New");
+      const twice = await admin("status", "create", "--channel", channel.id, "--name", "New");
+      assert.deepEqual([twice.code, twice.stderr.trim()], [
+        1,
+        `error: Channel ${channel.id} already has a status named "New"`,
+      ]);
+      const [n] = await sql`select
+        (select count(*)::int from public.channels where title = 'Bad') as channels,
+        (select count(*)::int from public.reward_triggers where channels_id = ${channel.id}) as triggers,
+        (select count(*)::int from public.lead_status where channels_id = ${channel.id}) as statuses`;
+      assert.deepEqual({ ...n }, { channels: 0, triggers: 0, statuses: 1 });
+    });
+
     await t.step("db migrate applies nothing on a migrated database and says so", async () => {
       const migrated = await admin("db", "migrate");
       assert.deepEqual([migrated.code, migrated.json], [0, { applied: [] }]);
