@@ -18,12 +18,15 @@ const sweepTimer = setInterval(app.sweepInBackground, 5_000);
 
 const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req, info) => {
   const path = new URL(req.url).pathname;
-  if (path === PATH || path === `${PATH}/sweep-webhooks`) return app.handler(req, info);
+  // The function answers its own subpaths: the sweep endpoint, the OpenAPI document and the
+  // reference page (GET …/openapi.json, …/docs), and 405 for any other GET.
+  if (path === PATH || path.startsWith(`${PATH}/`)) return app.handler(req, info);
   return notFound(req);
 });
 
 const url = `http://127.0.0.1:${port}${PATH}`;
 console.log(`openapi-operations listening on ${url}`);
+console.log(`API reference: ${url}/docs (OpenAPI document: ${url}/openapi.json)`);
 console.log(database.embedded ? `database: embedded PostgreSQL (${database.url})` : "database: DATABASE_URL");
 if (database.applied.length) console.log(`migrations applied: ${database.applied.join(", ")}`);
 

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { Db } from "./db.ts";
 import type { Idempotency } from "./idempotency.ts";
+import type { JsonSchema } from "./validation.ts";
 
 /** What an action's run receives: the database, the caller's key hash (auth actions), the validated body, when an Idempotency-Key was sent, the key and fingerprint, and the client's address (see client_address.ts). */
 export interface ActionContext {
@@ -25,6 +26,29 @@ export interface Action {
   queuesWebhooks?: boolean;
   schema: z.ZodType<Record<string, unknown>, z.ZodTypeDef, unknown>;
   run(ctx: ActionContext): Promise<ActionResult>;
+  /** What the OpenAPI document adds to what it reads from the schema; an action without it still appears there. */
+  doc?: ActionDoc;
+}
+
+/** An error an action answers, as the OpenAPI document lists it; `<id>`-like parts stand for values. */
+export interface ErrorDoc {
+  status: number;
+  code: string;
+  message: string;
+}
+
+/** How the OpenAPI document describes an action beyond its fields (see openapi/document.ts). */
+export interface ActionDoc {
+  /** One sentence: what the action does. */
+  summary: string;
+  /** The success body; tests/openapi_reality_test.ts checks real answers against it. */
+  response?: JsonSchema;
+  /** Errors of the action beyond API.md §2's and its fields' own messages (listed from the fields). */
+  errors?: ErrorDoc[];
+  /** A rule across fields that the schema checks in superRefine, as JSON Schema (added with allOf). */
+  rule?: JsonSchema;
+  /** A realistic request body, without `action`. */
+  example?: Record<string, unknown>;
 }
 
 /**
@@ -35,7 +59,7 @@ export interface Action {
  */
 export function rpcAction(
   name: string,
-  options: Pick<Action, "auth" | "idempotent" | "queuesWebhooks" | "schema">,
+  options: Pick<Action, "auth" | "idempotent" | "queuesWebhooks" | "schema" | "doc">,
 ): Action {
   return {
     ...options,

@@ -9,6 +9,7 @@ import type { ActionResult } from "./action.ts";
 import { sha256Hex } from "./hash.ts";
 import type { Sweeper } from "./webhooks.ts";
 import { actions as defaultActions } from "./registry.ts";
+import { describedPage } from "./openapi/routes.ts";
 
 /** Largest accepted request body. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -196,6 +197,9 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
         return json(500, { error: "Internal server error", code: "internal_error", request_id: requestId }, headers);
       }
     }
+    // API.md §8: the OpenAPI document and the reference page, before any key or database.
+    const page = req.method === "GET" ? describedPage(new URL(req.url).pathname, actions) : null;
+    if (page) return new Response(page.body, { headers: { ...CORS_HEADERS, ...headers, ...page.headers } });
     if (req.method !== "POST") {
       return json(405, { error: "Method not allowed", code: "method_not_allowed", request_id: requestId }, {
         ...headers,

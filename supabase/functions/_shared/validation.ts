@@ -8,6 +8,45 @@ export const MAX_MONEY = "1000000000000";
 
 type Check<T> = (value: unknown) => { value: T } | { error: string };
 
+/** A JSON Schema (2020-12, as OpenAPI 3.1 uses it), as a plain object. */
+export type JsonSchema = { [keyword: string]: unknown };
+
+/**
+ * What the OpenAPI document says about one field: its JSON Schema (type, format, limits; null
+ * allowed unless required), whether it is required, the exact 400 messages its validation can
+ * answer (`<i>` stands for an array index) and a sample value.
+ */
+export interface FieldDoc {
+  schema: JsonSchema;
+  required: boolean;
+  errors: string[];
+  example?: unknown;
+  /** How the server reads the value beyond what the schema says, added to the field's description. */
+  note?: string;
+}
+
+// Why zod 3 plus a JSON Schema per field, not zod 4's z.toJSONSchema: each field is a transform
+// (the exact money, date and set normalisation), which no generator can read, so the schema
+// would have to be given by hand in either case; keeping zod 3 keeps every action file, the
+// Action type and the exact messages as they are. The schema rides on the zod field's _def,
+// which .describe() copies (zod 3 is frozen at the pinned 3.25.76), and fieldDocOf reads it.
+interface DocumentedDef {
+  fieldDoc?: FieldDoc;
+}
+
+/** The FieldDoc of a field built here (uuid, text, money, …), or undefined for any other zod schema. */
+export function fieldDocOf(schema: z.ZodTypeAny): FieldDoc | undefined {
+  return (schema._def as DocumentedDef).fieldDoc;
+}
+
+// Optional fields take null as absent (or, when nullable, as "clear"): the schema says so.
+function orNull(schema: JsonSchema): JsonSchema {
+  if (typeof schema.type === "string") return { ...schema, type: [schema.type, "null"] };
+  if (Array.isArray(schema.type)) return { ...schema, type: [...schema.type, "null"] };
+  if (Array.isArray(schema.anyOf)) return { ...schema, anyOf: [...schema.anyOf, { type: "null" }] };
+  return schema;
+}
+
 /** How a field treats absence: required (absent or "" is an error), nullable (null is kept, to clear a value). */
 export interface FieldOptions {
   required?: boolean;
@@ -20,8 +59,8 @@ export interface FieldOptions {
 // is absent or "" gets its required message; anything else must pass `check`, whose error
 // message names the field. The output is the normalised value, null for a nullable field
 // sent as null, or undefined when absent.
-function field<T>(name: string, options: FieldOptions, check: Check<T>) {
-  return z.unknown().transform((value, ctx): T | null | undefined => {
+function field<T>(name: string, options: FieldOptions, check: Check<T>, doc: Partial<FieldDoc> = {}) {
+  const schema = z.unknown().transform((value, ctx): T | null | undefined => {
     if (options.nullable && value === null) return null;
     const absent = value === undefined || value === null;
     if (absent || (options.required && value === "")) {
@@ -36,9 +75,25 @@ function field<T>(name: string, options: FieldOptions, check: Check<T>) {
     }
     return result.value;
   });
+  const required = options.required ?? false;
+  const fieldDoc: FieldDoc = {
+    schema: required ? doc.schema ?? {} : orNull(doc.schema ?? {}),
+    required,
+    errors: [...(required ? [options.requiredMessage ?? `${name} required`] : []), ...(doc.errors ?? [])],
+    example: doc.example,
+    note: doc.note,
+  };
+  Object.assign(schema._def, { fieldDoc } satisfies DocumentedDef);
+  return schema;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID_SCHEMA: JsonSchema = {
+  type: "string",
+  format: "uuid",
+  pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+};
+const EXAMPLE_UUID = "5f0c2e7a-3b1d-4c8e-9a6f-2d4b8e1c7a93";
 
 function checkUuid(name: string): Check<string> {
   return (value) =>
@@ -49,7 +104,11 @@ function checkUuid(name: string): Check<string> {
 
 /** A canonical UUID string, returned lower-case. */
 export function uuid(name: string, options: FieldOptions = {}) {
-  return field(name, options, checkUuid(name)).describe("UUID");
+  return field(name, options, checkUuid(name), {
+    schema: UUID_SCHEMA,
+    errors: [`${name} must be a UUID`],
+    example: EXAMPLE_UUID,
+  }).describe("UUID");
 }
 
 /**
@@ -71,6 +130,11 @@ export function uuidArray(name: string, max: number, options: FieldOptions & { o
     }
     const unique = [...new Set(ids)];
     return { value: options.ordered ? unique : unique.sort() };
+  }, {
+    schema: { type: "array", items: UUID_SCHEMA, ...(options.required ? { minItems: 1 } : {}), maxItems: max },
+    errors: [`${name} must be an array of UUIDs`, `${name} must have at most ${max} entries`],
+    example: [EXAMPLE_UUID],
+    note: "Duplicates are ignored",
   }).describe(`Array of ${options.required ? "1 to" : "at most"} ${max} UUIDs`);
 }
 
@@ -83,7 +147,24 @@ export function currencyCode(name: string) {
       typeof value === "string" && /^[A-Z]{3}$/.test(value)
         ? { value }
         : { error: `${name} must be an ISO 4217 currency code` },
+    {
+      schema: { type: "string", pattern: "^[A-Z]{3}$" },
+      errors: [`${name} must be an ISO 4217 currency code`],
+      example: "USD",
+    },
   ).describe("ISO 4217 currency code, e.g. USD");
+}
+
+// Text as Postgres and JSON carry it: no NUL, no unpaired surrogate (a JSON Schema pattern is
+// matched per code point, where an unpaired surrogate is one of U+D800-U+DFFF).
+const TEXT_PATTERN = "^[^\\u0000\\uD800-\\uDFFF]*$";
+
+function textErrors(name: string): string[] {
+  return [
+    `${name} must be a string`,
+    `${name} contains invalid characters`,
+    `${name} must be at most ${MAX_TEXT_LENGTH} characters`,
+  ];
 }
 
 function checkText(name: string): Check<string> {
@@ -100,7 +181,15 @@ function checkText(name: string): Check<string> {
 
 /** A text field of at most MAX_TEXT_LENGTH characters, stored as sent. */
 export function text(name: string, options: FieldOptions = {}) {
-  return field(name, options, checkText(name)).describe(`Text, at most ${MAX_TEXT_LENGTH} characters`);
+  return field(name, options, checkText(name), {
+    schema: {
+      type: "string",
+      ...(options.required ? { minLength: 1 } : {}),
+      maxLength: MAX_TEXT_LENGTH,
+      pattern: TEXT_PATTERN,
+    },
+    errors: textErrors(name),
+  }).describe(`Text, at most ${MAX_TEXT_LENGTH} characters`);
 }
 
 /**
@@ -109,7 +198,16 @@ export function text(name: string, options: FieldOptions = {}) {
  */
 export function leadText(name: string, options: FieldOptions = {}) {
   const check = checkText(name);
-  return field(name, options, (value) => check(typeof value === "number" || isRawJson(value) ? jsonText(value) : value))
+  return field(
+    name,
+    options,
+    (value) => check(typeof value === "number" || isRawJson(value) ? jsonText(value) : value),
+    {
+      schema: { type: ["string", "number"], maxLength: MAX_TEXT_LENGTH, pattern: TEXT_PATTERN },
+      errors: textErrors(name),
+      note: "A JSON number is stored as its JSON text, as sent",
+    },
+  )
     .describe(`Text (or a JSON number, stored as its text), at most ${MAX_TEXT_LENGTH} characters`);
 }
 
@@ -122,6 +220,12 @@ export function integer(name: string, min: number, max: number, options: FieldOp
       : value;
     if (typeof n !== "number" || !Number.isSafeInteger(n) || n < min || n > max) return { error };
     return { value: n };
+  }, {
+    schema: {
+      anyOf: [{ type: "integer", minimum: min, maximum: max }, { type: "string", pattern: "^[0-9]{1,16}$" }],
+    },
+    errors: [error],
+    example: min,
   }).describe(`Integer, ${min} to ${max}`);
 }
 
@@ -156,10 +260,37 @@ export function properties(name: string, max: number) {
     }
     const entries = [...byDefinition.values()];
     return { value: entries.sort((a, b) => a.property_definitions_id < b.property_definitions_id ? -1 : 1) };
+  }, {
+    schema: {
+      type: "array",
+      maxItems: max,
+      items: {
+        type: "object",
+        required: ["property_definitions_id", "value"],
+        properties: {
+          property_definitions_id: UUID_SCHEMA,
+          value: {
+            type: ["string", "number", "boolean", "object", "array"],
+            description: "Stored as text: numbers and booleans as their JSON text, objects and arrays JSON-encoded",
+          },
+        },
+      },
+    },
+    errors: [
+      `${name} must be an array`,
+      `${name} must have at most ${max} entries`,
+      `${name}[<i>] must be an object`,
+      `${name}[<i>].property_definitions_id must be a UUID`,
+      `${name}[<i>].value required`,
+      ...textErrors(`${name}[<i>].value`).slice(1),
+    ],
   }).describe(`At most ${max} {property_definitions_id, value}; values are stored as text`);
 }
 
 const DECIMAL = /^(\d{1,16})(?:\.(\d{1,40}))?$/;
+// The decimal strings money takes: what DECIMAL admits with at most 12 decimals that are not
+// trailing zeros, and at most 10^12.
+const MONEY_STRING = "^(?:0{0,4}[0-9]{1,12}(?:\\.(?=[0-9]{1,40}$)[0-9]{0,12}0*)?|0{0,3}1000000000000(?:\\.0{1,40})?)$";
 const JSON_NUMBER = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 
 /** The JSON text of a number as the client wrote it (see exact_json.ts), or a string as is. */
@@ -227,6 +358,22 @@ export function money(name: string) {
     const decimal = canonicalDecimal(parts.whole, parts.fraction);
     if (exceedsMaxMoney(decimal)) return { error: `${name} must be at most ${MAX_MONEY}` };
     return { value: decimal };
+  }, {
+    // A JSON number's decimals are not checked by the schema: a float has no exact decimal
+    // digits to count (multipleOf 1e-12 would refuse 0.1); the server checks them exactly.
+    schema: {
+      anyOf: [
+        { type: "number", minimum: 0, maximum: Number(MAX_MONEY) },
+        { type: "string", pattern: MONEY_STRING },
+      ],
+    },
+    errors: [
+      `${name} must be a non-negative number`,
+      `${name} must have at most 12 decimal places`,
+      `${name} must be at most ${MAX_MONEY}`,
+    ],
+    example: 12500,
+    note: "At most 12 decimals; stored exactly, in any JSON number form (1.5e3) or as a decimal string",
   }).describe("Amount: JSON number or decimal string, 0 to 10^12, at most 12 decimals");
 }
 
@@ -267,5 +414,13 @@ export function timestamp(name: string) {
     const digits = frac.slice(1, 7).padEnd(3, "0");
     const micros = digits.slice(3).replace(/0+$/, "");
     return { value: `${utc.toISOString().slice(0, 20)}${digits.slice(0, 3)}${micros}Z` };
+  }, {
+    // format names the meaning (an annotation in JSON Schema 2020-12); the pattern is what the
+    // server accepts, which is wider than RFC 3339 (dates alone, hour-only offsets, no seconds).
+    schema: { type: "string", format: "date-time", pattern: TIMESTAMP.source },
+    errors: [invalid.error],
+    example: "2025-04-01T00:00:00.000Z",
+    note: "ISO 8601: a date, or a date-time with optional seconds, fraction and offset (Z, +02, +0200, +02:00); " +
+      "no offset is UTC; kept to the microsecond",
   }).describe("ISO 8601 timestamp; returned as UTC with milliseconds");
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { rpcAction } from "../action.ts";
+import { ref } from "../openapi/shapes.ts";
 import { uuid, uuidArray } from "../validation.ts";
 
 /** approve_rewards: the receiving company approves pending or review reward events of a channel. */
@@ -12,4 +13,17 @@ export const approve_rewards = rpcAction("approve_rewards", {
       "The reward events to approve",
     ),
   }),
+  doc: {
+    summary: "The receiving company approves pending or review reward events of a channel; others are skipped.",
+    response: ref("RewardDecision"),
+    errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, {
+      status: 403,
+      code: "not_permitted",
+      message: "Only the receiving company can do this on this channel",
+    }, { status: 404, code: "reward_event_not_found", message: "Reward event not found: <id>" }],
+    example: {
+      channel_id: "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d",
+      reward_event_ids: ["1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f", "0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e"],
+    },
+  },
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { rpcAction } from "../action.ts";
 import { money, text, timestamp, uuid, uuidArray } from "../validation.ts";
+import { object, ref } from "../openapi/shapes.ts";
 
 /** Body of create_purchase: both request generations (product_id/description and product_name/product_description/trigger_ids). */
 export const createPurchaseSchema = z.object({
@@ -23,4 +24,25 @@ export const create_purchase = rpcAction("create_purchase", {
   auth: true,
   idempotent: true,
   schema: createPurchaseSchema,
+  doc: {
+    summary: "Records a purchase of a lead, its event and the rewards its triggers earn, in one transaction.",
+    response: object({ purchase: ref("Purchase"), reward_events: { type: "array", items: ref("RewardEvent") } }),
+    errors: [
+      { status: 403, code: "lead_not_accessible", message: "Lead not accessible" },
+      {
+        status: 403,
+        code: "purchase_not_permitted",
+        message: "Only the receiving company can record purchases on this channel",
+      },
+      { status: 403, code: "product_not_owned", message: "Product not found or not owned by your company" },
+      { status: 400, code: "trigger_not_found", message: "Trigger not found or not active on this channel: <id>" },
+    ],
+    example: {
+      lead_id: "3f6b8f1e-2a4c-4d5e-8b7a-9c0d1e2f3a4b",
+      product_id: "7c8d9e0f-1a2b-4c3d-9e4f-5a6b7c8d9e0f",
+      purchase_amount: 12500,
+      date: "2025-04-01T00:00:00.000Z",
+      description: "Annual subscription",
+    },
+  },
 });

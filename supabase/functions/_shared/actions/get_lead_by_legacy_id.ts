@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { rpcAction } from "../action.ts";
 import { integer } from "../validation.ts";
+import { object, ref } from "../openapi/shapes.ts";
 
 /** get_lead_by_legacy_id: one lead by its integer legacy id. */
 export const get_lead_by_legacy_id = rpcAction("get_lead_by_legacy_id", {
@@ -9,4 +10,10 @@ export const get_lead_by_legacy_id = rpcAction("get_lead_by_legacy_id", {
   schema: z.object({
     legacy_id: integer("legacy_id", 1, Number.MAX_SAFE_INTEGER, { required: true }),
   }),
+  doc: {
+    summary: "One lead by its integer legacy id, with its status.",
+    response: object({ lead: ref("LeadWithStatus") }),
+    errors: [{ status: 403, code: "lead_not_accessible", message: "Lead not accessible" }],
+    example: { legacy_id: 1042 },
+  },
 });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { rpcAction } from "../action.ts";
+import { object, ref } from "../openapi/shapes.ts";
 import { integer, text, uuid } from "../validation.ts";
 
 /** get_payouts: a channel's payouts, newest first, paged like get_leads. */
@@ -11,4 +12,14 @@ export const get_payouts = rpcAction("get_payouts", {
     limit: integer("limit", 1, 100).describe("Page size, default 100"),
     cursor: text("cursor").describe("next_cursor of the previous page"),
   }),
+  doc: {
+    summary: "A channel's payouts, newest first, for any party of the channel.",
+    response: object({ payouts: { type: "array", items: ref("Payout") }, next_cursor: ref("NextCursor") }),
+    errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, {
+      status: 400,
+      code: "invalid_request",
+      message: "cursor is invalid",
+    }],
+    example: { channel_id: "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d", limit: 10 },
+  },
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { rpcAction } from "../action.ts";
 import { integer, text, uuid } from "../validation.ts";
+import { object, ref } from "../openapi/shapes.ts";
 
 /** get_purchases: purchases of a lead or a channel, newest first, paged like get_leads. */
 export const get_purchases = rpcAction("get_purchases", {
@@ -16,4 +17,22 @@ export const get_purchases = rpcAction("get_purchases", {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: "lead_id or channel_id required" });
     }
   }),
+  doc: {
+    summary: "Purchases of a lead or of a channel (lead_id or channel_id required), newest first.",
+    response: object({ purchases: { type: "array", items: ref("Purchase") }, next_cursor: ref("NextCursor") }),
+    errors: [
+      { status: 400, code: "invalid_request", message: "lead_id or channel_id required" },
+      { status: 403, code: "lead_not_accessible", message: "Lead not accessible" },
+      { status: 403, code: "channel_not_accessible", message: "Channel not accessible" },
+      { status: 400, code: "invalid_request", message: "cursor is invalid" },
+    ],
+    rule: {
+      description: "lead_id or channel_id required",
+      anyOf: [
+        { required: ["lead_id"], properties: { lead_id: { type: "string" } } },
+        { required: ["channel_id"], properties: { channel_id: { type: "string" } } },
+      ],
+    },
+    example: { channel_id: "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d", limit: 20 },
+  },
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { rpcAction } from "../action.ts";
 import { money, text, uuid } from "../validation.ts";
+import { object, ref } from "../openapi/shapes.ts";
 
 /** refund_purchase: records a refund and reverses the purchase's rewards in one transaction. */
 export const refund_purchase = rpcAction("refund_purchase", {
@@ -16,4 +17,29 @@ export const refund_purchase = rpcAction("refund_purchase", {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: "amount must be greater than 0" });
     }
   }),
+  doc: {
+    summary: "Records a refund of a purchase and reverses its rewards with negative reward events.",
+    response: object({ refund: ref("Refund"), reward_events: { type: "array", items: ref("RewardEventDetailed") } }),
+    errors: [
+      { status: 400, code: "invalid_request", message: "amount must be greater than 0" },
+      { status: 403, code: "purchase_not_accessible", message: "Purchase not accessible" },
+      {
+        status: 403,
+        code: "purchase_not_permitted",
+        message: "Only the receiving company can record purchases on this channel",
+      },
+      { status: 400, code: "refund_exceeds_refundable", message: "Refund exceeds refundable amount" },
+    ],
+    rule: {
+      description: "amount must be greater than 0",
+      properties: {
+        amount: { not: { anyOf: [{ type: "number", maximum: 0 }, { type: "string", pattern: "^0*(\\.0*)?$" }] } },
+      },
+    },
+    example: {
+      purchase_id: "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
+      amount: "49.99",
+      reason: "Downgraded to the basic plan",
+    },
+  },
 });

@@ -1,0 +1,381 @@
+// The OpenAPI 3.1 document of the API, generated at run time from the action registry: each
+// action's fields come from its zod schema (the JSON Schema each field builder of
+// validation.ts attaches), its summary, success body, errors and example from its `doc`. So a
+// new action appears here as soon as it is in the registry, and no copy is kept by hand.
+//
+// Why one POST operation whose body is a discriminated union (oneOf + discriminator on
+// `action`, one named schema per action): the API really is one URL that dispatches on a body
+// field (API.md §1), and this is the shape OpenAPI has for it. Validators and JSON Schema tools
+// check it as is, code generators turn it into a tagged union (openapi-typescript: one type per
+// action), and renderers show the discriminator as a choice of action. The alternative, one
+// pseudo-path per action (`/openapi-operations#create_purchase`), is not a valid path, and
+// clients generated from it would call URLs that do not exist.
+import { z } from "zod";
+import type { Action, ErrorDoc } from "../action.ts";
+import { fieldDocOf, type JsonSchema } from "../validation.ts";
+import { object, SHAPES } from "./shapes.ts";
+
+/** The version of the API the document describes. */
+export const API_VERSION = "1.0.0";
+
+/** The path of the function, as the document's paths name it under each server. */
+const PATH = "/openapi-operations";
+
+const COMMON_ERRORS: ErrorDoc[] = [
+  { status: 400, code: "invalid_json", message: "Invalid JSON body" },
+  { status: 400, code: "action_required", message: "action required" },
+  { status: 400, code: "unknown_action", message: "Unknown action: <value>" },
+  { status: 413, code: "payload_too_large", message: "Request body too large" },
+  { status: 500, code: "internal_error", message: "Internal server error" },
+  { status: 503, code: "service_unavailable", message: "Service unavailable" },
+];
+const AUTH_ERRORS: ErrorDoc[] = [{ status: 401, code: "invalid_api_key", message: "Invalid API key" }];
+const IDEMPOTENCY_ERRORS: ErrorDoc[] = [
+  { status: 400, code: "invalid_request", message: "Invalid Idempotency-Key" },
+  { status: 422, code: "idempotency_key_reused", message: "Idempotency-Key reused with a different request" },
+];
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not found",
+  409: "Conflict",
+  413: "Payload too large",
+  422: "Unprocessable",
+  429: "Too many requests",
+  500: "Internal server error",
+  503: "Service unavailable",
+};
+
+function objectShape(schema: z.ZodTypeAny): z.ZodRawShape {
+  let inner = schema;
+  while (inner instanceof z.ZodEffects) inner = inner.innerType();
+  if (!(inner instanceof z.ZodObject)) throw new Error("an action's schema must be a zod object");
+  return inner.shape;
+}
+
+interface Described {
+  properties: Record<string, JsonSchema>;
+  required: string[];
+  fieldErrors: string[];
+  example: Record<string, unknown>;
+}
+
+// What the fields of an action's schema say about themselves.
+function describeFields(schema: z.ZodTypeAny): Described {
+  const described: Described = { properties: {}, required: [], fieldErrors: [], example: {} };
+  for (const [name, field] of Object.entries(objectShape(schema))) {
+    const doc = fieldDocOf(field);
+    const description = [field.description, doc?.note].filter(Boolean).join(". ");
+    described.properties[name] = { ...doc?.schema, ...(description ? { description } : {}) };
+    if (doc?.required) {
+      described.required.push(name);
+      if (doc.example !== undefined) described.example[name] = doc.example;
+    }
+    described.fieldErrors.push(...(doc?.errors ?? []));
+  }
+  return described;
+}
+
+/** Every error an action can answer, §2's included, without duplicates. */
+export function actionErrors(action: Action, fieldErrors: string[] = describeFields(action.schema).fieldErrors) {
+  const errors: ErrorDoc[] = [
+    ...COMMON_ERRORS,
+    ...(action.auth ? AUTH_ERRORS : []),
+    ...(action.idempotent ? IDEMPOTENCY_ERRORS : []),
+    ...fieldErrors.map((message) => ({ status: 400, code: "invalid_request", message })),
+    ...(action.doc?.errors ?? []),
+  ];
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const key = `${e.status} ${e.code} ${e.message}`;
+    return !seen.has(key) && seen.add(key);
+  });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
+}
+
+/** A regular expression (as source) for an error message with `<…>` placeholders; `<i>` is an index. */
+export function messagePattern(message: string): string {
+  const parts = message.split(/(<[a-z_]+>)/);
+  return "^" +
+    parts.map((part) => part === "<i>" ? "[0-9]+" : /^<[a-z_]+>$/.test(part) ? ".*" : escapeRegExp(part)).join("") +
+    "$";
+}
+
+function markdownErrors(errors: ErrorDoc[]): string {
+  const rows = errors.map((e) => `| ${e.status} | \`${e.code}\` | \`${e.message.replaceAll("|", "\\|")}\` |`);
+  return ["| status | code | error |", "|---|---|---|", ...rows].join("\n");
+}
+
+// The body of the errors of one status: the exact strings as an enum, those with placeholders as patterns.
+function errorSchema(errors: ErrorDoc[]): JsonSchema {
+  const exact = [...new Set(errors.filter((e) => !/<[a-z_]+>/.test(e.message)).map((e) => e.message))].sort();
+  const patterns = [...new Set(errors.filter((e) => /<[a-z_]+>/.test(e.message)).map((e) => e.message))].sort();
+  const messages: JsonSchema[] = [
+    ...(exact.length ? [{ enum: exact }] : []),
+    ...patterns.map((message) => ({ pattern: messagePattern(message), description: message })),
+  ];
+  return object({
+    error: {
+      type: "string",
+      description: "The exact human string; clients match on it",
+      ...(messages.length === 1 ? messages[0] : { anyOf: messages }),
+    },
+    code: { type: "string", enum: [...new Set(errors.map((e) => e.code))].sort() },
+    request_id: { type: "string", description: "Equals the X-Request-Id header" },
+  });
+}
+
+function requestSchema(name: string, action: Action, fields: Described, errors: ErrorDoc[]): JsonSchema {
+  const doc = action.doc;
+  const lines = [
+    doc?.summary ?? "",
+    action.auth ? "Needs `X-Api-Key`." : "**No API key**: a public action.",
+    action.idempotent ? "Takes an `Idempotency-Key` header (a retry replays the first answer)." : "",
+    typeof doc?.rule?.description === "string" ? `Rule: ${doc.rule.description}.` : "",
+  ].filter(Boolean);
+  return {
+    type: "object",
+    title: name,
+    description: lines.join(" "),
+    required: ["action", ...fields.required],
+    properties: {
+      action: { type: "string", const: name },
+      ...fields.properties,
+    },
+    ...(doc?.rule ? { allOf: [doc.rule] } : {}),
+    examples: [{ action: name, ...(doc?.example ?? fields.example) }],
+    "x-api-key-required": action.auth,
+    "x-idempotent": action.idempotent,
+    "x-errors": errors,
+  };
+}
+
+function actionTag(name: string, action: Action, errors: ErrorDoc[]): JsonSchema {
+  const doc = action.doc;
+  return {
+    name,
+    "x-traitTag": true,
+    description: [
+      doc?.summary ?? "",
+      action.auth ? "Needs `X-Api-Key`." : "**No API key**: a public action.",
+      action.idempotent ? "Takes an `Idempotency-Key` header." : "",
+      `### Request\n\n<SchemaDefinition schemaRef="#/components/schemas/${name}" />`,
+      `### Response 200\n\n<SchemaDefinition schemaRef="#/components/schemas/${name}_response" />`,
+      `### Errors\n\n${markdownErrors(errors)}`,
+    ].filter(Boolean).join("\n\n"),
+  };
+}
+
+const OVERVIEW = `One URL, one JSON body: \`{"action": "<name>", …fields}\` posted to \`${PATH}\`.
+The body is a union on \`action\`: pick the action in the request body below, or read each
+action's own section. Unknown extra fields are ignored.
+
+- **Auth**: header \`X-Api-Key\` on every action except \`lead_external\`.
+- **Success**: 200 with the action's JSON body; clients ignore keys they do not know.
+- **Errors**: \`{"error", "code", "request_id"}\`; \`error\` is the exact string clients match on,
+  checked in this order: 405 method, 413 size, 400 JSON, 400 action, 401 key, 400 fields, 403/404
+  access, 503 database (with \`Retry-After: 1\`).
+- **Retries**: authenticated writes take \`Idempotency-Key\` (1-255 printable ASCII): the same key
+  and request replays the stored answer with \`Idempotent-Replayed: true\` and writes nothing.
+- **Money** is a JSON number or decimal string, 0 to 10^12, stored exactly and answered with its
+  exact digits; **timestamps** are ISO 8601, answered as UTC with milliseconds.
+- Every response carries \`X-Request-Id\` (yours when you send one of 1-128 printable characters).`;
+
+function buildDocument(actions: Readonly<Record<string, Action>>): JsonSchema {
+  const names = Object.keys(actions).sort();
+  const schemas: Record<string, JsonSchema> = { ...SHAPES };
+  const tags: JsonSchema[] = [];
+  const examples: Record<string, JsonSchema> = {};
+  const allErrors: ErrorDoc[] = [];
+  for (const name of names) {
+    const action = actions[name];
+    const fields = describeFields(action.schema);
+    const errors = actionErrors(action, fields.fieldErrors);
+    schemas[name] = requestSchema(name, action, fields, errors);
+    schemas[`${name}_response`] = {
+      ...(action.doc?.response ?? { type: "object" }),
+      title: `${name} response`,
+    };
+    tags.push(actionTag(name, action, errors));
+    examples[name] = { summary: name, value: (schemas[name].examples as unknown[])[0] };
+    allErrors.push(...errors);
+  }
+  const statuses = [...new Set(allErrors.map((e) => e.status))].sort();
+  const errorResponses = Object.fromEntries(statuses.map((status) => {
+    return [String(status), {
+      description: STATUS_TEXT[status] ?? "Error",
+      headers: {
+        "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" },
+        ...(status === 503 || status === 429 ? { "Retry-After": { $ref: "#/components/headers/Retry-After" } } : {}),
+      },
+      content: { "application/json": { schema: { $ref: `#/components/schemas/Error${status}` } } },
+    }];
+  }));
+  for (const status of statuses) schemas[`Error${status}`] = errorSchema(allErrors.filter((e) => e.status === status));
+
+  const idempotent = names.filter((name) => actions[name].idempotent);
+  const publicActions = names.filter((name) => !actions[name].auth);
+  const describe = (summary: string, type: string, schema: JsonSchema) => ({
+    tags: ["Reference"],
+    summary,
+    security: [],
+    responses: {
+      200: {
+        description: summary,
+        headers: { "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" } },
+        content: { [type]: { schema } },
+      },
+    },
+  });
+
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "openapi-operations",
+      version: API_VERSION,
+      summary: "Leads, purchases, rewards and payouts of partner channels, as one action API",
+      description: OVERVIEW,
+    },
+    servers: [
+      {
+        url: "https://{project_ref}.supabase.co/functions/v1",
+        description: "Hosted on Supabase",
+        variables: { project_ref: { default: "your-project-ref" } },
+      },
+      { url: "http://127.0.0.1:8000/functions/v1", description: "Local (`deno task start`)" },
+    ],
+    tags: [
+      { name: "Endpoint", description: "The one URL every action is posted to." },
+      ...tags,
+      { name: "Reference", description: "This document and its reference page; no API key, no database." },
+    ],
+    "x-tagGroups": [
+      { name: "API", tags: ["Endpoint"] },
+      { name: "Actions", tags: names },
+      { name: "Reference", tags: ["Reference"] },
+    ],
+    paths: {
+      [PATH]: {
+        post: {
+          tags: ["Endpoint"],
+          operationId: "callAction",
+          summary: "Call an action",
+          description: [
+            "The body's `action` selects one of these actions; each has its own section with its fields, " +
+            "success body and errors:",
+            ...names.map((name) => `- \`${name}\`: ${actions[name].doc?.summary ?? ""}`),
+            "",
+            `No API key: ${publicActions.map((n) => `\`${n}\``).join(", ") || "none"}. ` +
+            `Idempotency-Key: ${idempotent.map((n) => `\`${n}\``).join(", ")}.`,
+          ].join("\n"),
+          security: [{ ApiKey: [] }, {}],
+          parameters: [
+            { $ref: "#/components/parameters/Idempotency-Key" },
+            { $ref: "#/components/parameters/X-Request-Id" },
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": { schema: { $ref: "#/components/schemas/ActionRequest" }, examples },
+            },
+          },
+          responses: {
+            200: {
+              description: "The action's success body (see the action's section)",
+              headers: {
+                "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" },
+                "Idempotent-Replayed": { $ref: "#/components/headers/Idempotent-Replayed" },
+              },
+              content: { "application/json": { schema: { $ref: "#/components/schemas/ActionResponse" } } },
+            },
+            ...errorResponses,
+          },
+        },
+        options: {
+          tags: ["Endpoint"],
+          operationId: "preflight",
+          summary: "CORS preflight",
+          security: [],
+          responses: { 204: { description: "CORS headers; Access-Control-Allow-Origin: *" } },
+        },
+      },
+      [`${PATH}/openapi.json`]: {
+        get: {
+          operationId: "getOpenApi",
+          ...describe("This OpenAPI document", "application/json", { type: "object" }),
+        },
+      },
+      [`${PATH}/docs`]: {
+        get: { operationId: "getDocs", ...describe("This reference page", "text/html", { type: "string" }) },
+      },
+    },
+    components: {
+      securitySchemes: {
+        ApiKey: {
+          type: "apiKey",
+          in: "header",
+          name: "X-Api-Key",
+          description: `Your company's API key; every action but ${publicActions.join(", ")} needs it`,
+        },
+      },
+      parameters: {
+        "Idempotency-Key": {
+          name: "Idempotency-Key",
+          in: "header",
+          required: false,
+          description: `On authenticated writes (${idempotent.join(", ")}): the same key and request ` +
+            "replays the stored answer and writes nothing; the same key with another request answers 422. " +
+            "Keys are kept at least 24 hours.",
+          schema: { type: "string", minLength: 1, maxLength: 255, pattern: "^[\\x20-\\x7e]+$" },
+        },
+        "X-Request-Id": {
+          name: "X-Request-Id",
+          in: "header",
+          required: false,
+          description: "Echoed in the X-Request-Id response header and error bodies; default a fresh UUID",
+          schema: { type: "string", minLength: 1, maxLength: 128, pattern: "^[\\x20-\\x7e]+$" },
+        },
+      },
+      headers: {
+        "X-Request-Id": { description: "The request's id", schema: { type: "string" } },
+        "Idempotent-Replayed": {
+          description: "`true` when the answer is the stored one for an Idempotency-Key",
+          schema: { type: "string", const: "true" },
+        },
+        "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer" } },
+      },
+      schemas: {
+        ActionRequest: {
+          description: "The request body: one of the actions, chosen by `action`",
+          oneOf: names.map((name) => ({ $ref: `#/components/schemas/${name}` })),
+          discriminator: {
+            propertyName: "action",
+            mapping: Object.fromEntries(names.map((name) => [name, `#/components/schemas/${name}`])),
+          },
+        },
+        ActionResponse: {
+          description: "The success body of the action called",
+          anyOf: names.map((name) => ({ $ref: `#/components/schemas/${name}_response` })),
+        },
+        ...schemas,
+      },
+    },
+  };
+}
+
+const built = new WeakMap<Readonly<Record<string, Action>>, JsonSchema>();
+
+/** The OpenAPI document of these actions, built once per registry. */
+export function openApiDocument(actions: Readonly<Record<string, Action>>): JsonSchema {
+  let document = built.get(actions);
+  if (!document) {
+    document = buildDocument(actions);
+    built.set(actions, document);
+  }
+  return document;
+}
