@@ -1,4 +1,4 @@
-// `deno task bench [--action create_purchase|get_leads|webhooks] [--seconds 10] [--concurrency 16] [--rounds 1]`:
+// `deno task bench [--action create_purchase|get_leads|webhooks|compare|scale] [--seconds 10] [--concurrency 16] [--rounds 1]`:
 // throughput and latency over real HTTP. Starts `dev/serve.ts` as a separate process on the
 // configured database (DATABASE_URL, else the embedded one under DATA_DIR, fsync on), builds
 // its own fixtures, warms up, then keeps `concurrency` requests in flight for `seconds` and
@@ -8,9 +8,11 @@
 // get_leads: a channel with 100,000 leads (two property values each); the first page and a
 // deep page (the cursor after lead 99,800).
 // webhooks: see bench_webhooks.ts (`--deliveries 5000 --batch 50`).
+// compare, scale: see bench_compare.ts (`--reference ../shared/bench --pool 16 --size 1000000`).
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import * as ops from "./admin_ops.ts";
+import { benchCompare, benchScale } from "./bench_compare.ts";
 import { benchWebhooks } from "./bench_webhooks.ts";
 import { freePort } from "./cluster.ts";
 import { openDatabase } from "./database.ts";
@@ -24,18 +26,36 @@ const args = parseArgs({
     concurrency: { type: "string", default: "16" },
     deliveries: { type: "string", default: "5000" },
     batch: { type: "string", default: "50" },
+    reference: { type: "string", default: "../shared/bench" },
+    pool: { type: "string", default: "16" },
+    size: { type: "string", default: "1000000" },
   },
 });
 const action = args.values.action;
-if (!["create_purchase", "get_leads", "webhooks"].includes(action)) throw new Error(`Unknown --action ${action}`);
+if (!["create_purchase", "get_leads", "webhooks", "compare", "scale"].includes(action)) {
+  throw new Error(`Unknown --action ${action}`);
+}
 const seconds = Number(args.values.seconds);
 const rounds = Number(args.values.rounds);
 const concurrency = Number(args.values.concurrency);
 
 const database = await openDatabase();
-if (action === "webhooks") {
-  await benchWebhooks(database, Number(args.values.deliveries), Number(args.values.batch));
-  await database.stop();
+if (action === "webhooks" || action === "compare" || action === "scale") {
+  const options = {
+    seconds,
+    rounds,
+    concurrency,
+    referenceDir: args.values.reference,
+    poolSize: Number(args.values.pool),
+    size: Number(args.values.size),
+  };
+  try {
+    if (action === "webhooks") await benchWebhooks(database, Number(args.values.deliveries), Number(args.values.batch));
+    else if (action === "compare") await benchCompare(database, options);
+    else await benchScale(database, options);
+  } finally {
+    await database.stop();
+  }
   Deno.exit(0);
 }
 const sql = postgres(database.url, { max: 1, onnotice: () => {} });
