@@ -12,15 +12,29 @@ export function verifyWebhook(secret: string, body: string, headers: Headers): u
 }
 
 if (import.meta.main) {
-  // deno run --allow-net --allow-env examples/verify_webhook.ts  (WEBHOOK_SECRET=whsec_…)
-  const secret = Deno.env.get("WEBHOOK_SECRET")!;
-  Deno.serve({ hostname: "127.0.0.1", port: 9000 }, async (req) => {
+  // A receiver for local testing (see docs/webhooks.md):
+  //   WEBHOOK_SECRET=whsec_… deno run --allow-net --allow-env examples/verify_webhook.ts
+  // listens on 127.0.0.1:9000 (RECEIVER_PORT to change it), answers 204 to a verified delivery
+  // and 400 to any other, and prints each one with its body as received.
+  const secret = Deno.env.get("WEBHOOK_SECRET");
+  if (!secret) {
+    console.error("WEBHOOK_SECRET is required: the channel's secret (deno task admin channel rotate-secret --id …)");
+    Deno.exit(2);
+  }
+  const port = Number(Deno.env.get("RECEIVER_PORT") ?? "9000");
+  Deno.serve({
+    hostname: "127.0.0.1",
+    port,
+    onListen: () => console.log(`receiving webhooks on http://127.0.0.1:${port}/`),
+  }, async (req) => {
     const body = await req.text();
+    const id = req.headers.get("webhook-id");
     try {
-      const event = verifyWebhook(secret, body, req.headers);
-      console.log("verified", req.headers.get("webhook-id"), event);
+      verifyWebhook(secret, body, req.headers);
+      console.log(`verified ${id}: ${body}`);
       return new Response(null, { status: 204 });
-    } catch {
+    } catch (error) {
+      console.log(`refused ${id}: ${(error as Error).message}`);
       return new Response("invalid signature", { status: 400 });
     }
   });
