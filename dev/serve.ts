@@ -9,6 +9,18 @@ import { notFound } from "../supabase/functions/_shared/handler.ts";
 
 const PATH = "/functions/v1/openapi-operations";
 const port = Number(Deno.env.get("PORT") ?? "8000");
+// A port in use is refused before the embedded database starts, so a failed start leaves nothing running.
+try {
+  Deno.listen({ hostname: "127.0.0.1", port }).close();
+} catch (error) {
+  if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+  console.error(
+    `Port ${port} is in use on 127.0.0.1: stop what listens there, or start on another port (PORT=${
+      port + 1
+    } deno task start)`,
+  );
+  Deno.exit(1);
+}
 const database = await openDatabase();
 // The deployed function's own composition, on this database. Webhooks to loopback or private
 // addresses are refused unless WEBHOOK_ALLOW_PRIVATE_URLS=true (a receiver on this machine).

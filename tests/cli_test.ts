@@ -611,3 +611,34 @@ Deno.test("deno task start serves the function on an embedded database and print
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("deno task start refuses a port in use before it starts a database", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "openapi-operations-busy-" });
+  await Deno.chmod(dataDir, 0o755);
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: freePort() });
+  const port = (busy.addr as Deno.NetAddr).port;
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "dev/serve.ts"],
+      clearEnv: true,
+      env: {
+        PATH: Deno.env.get("PATH") ?? "",
+        HOME: Deno.env.get("HOME") ?? "",
+        PORT: String(port),
+        DATA_DIR: dataDir,
+      },
+      stdin: "null",
+    }).output();
+    assert.equal(out.code, 1);
+    assert.equal(
+      new TextDecoder().decode(out.stderr).trim(),
+      `Port ${port} is in use on 127.0.0.1: stop what listens there, or start on another port (PORT=${
+        port + 1
+      } deno task start)`,
+    );
+    assert.deepEqual([...Deno.readDirSync(dataDir)], [], "no database was created or started");
+  } finally {
+    busy.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
