@@ -59,7 +59,7 @@ export async function createKey(sql: Sql, o: { company: string; name?: string })
   const apiKey = `sk_${Buffer.from(randomBytes(32)).toString("base64url")}`;
   const [row] = await sql`
     insert into public.api_keys (companies_id, name, prefix, key_hash)
-    values (${o.company}, ${o.name ?? null}, ${apiKey.slice(0, 10)}, ${await hashApiKey(apiKey)})
+    values (${o.company}, ${o.name ?? null}, ${apiKey.slice(0, 10)}, ${hashApiKey(apiKey)})
     returning id, companies_id, name, prefix, created_at`;
   return { ...row, api_key: apiKey };
 }

@@ -86,7 +86,7 @@ export async function projectFixture(sql: postgres.Sql): Promise<Fixture> {
   const key = await ops.createKey(sql, { company: receiver.id as string });
   return {
     key: key.api_key as string,
-    keyHash: await hashApiKey(key.api_key as string),
+    keyHash: hashApiKey(key.api_key as string),
     channelId,
     leadId: lead.id as string,
     productId: product.id as string,

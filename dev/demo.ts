@@ -32,7 +32,7 @@ async function lifecycleChannel(tx: postgres.TransactionSql, referrer: string, r
   const channelId = channel.id as string;
   await ops.createStatus(tx, { channel: channelId, name: "New" });
   await ops.createTrigger(tx, { channel: channelId, on: "purchase", reward: "fixed", amount: "25", name: "Per sale" });
-  const keyHash = await hashApiKey(key);
+  const keyHash = hashApiKey(key);
   const rewardIds: string[] = [];
   for (const [name, amount] of [["Hooli", "1200"], ["Umbrella", "800"], ["Stark", "450"]]) {
     const lead = await ops.createLead(tx, { channel: channelId, companyName: name });

@@ -1,7 +1,7 @@
 import { sha256Hex } from "./hash.ts";
 
 /** The stored form of an API key: lower-case hex SHA-256 of the whole key. */
-export function hashApiKey(key: string): Promise<string> {
+export function hashApiKey(key: string): string {
   return sha256Hex(key);
 }
 

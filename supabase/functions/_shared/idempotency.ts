@@ -23,6 +23,6 @@ function canonicalJson(value: unknown): string {
 }
 
 /** The request's fingerprint: SHA-256 of the action and its validated, canonicalised body. */
-export function fingerprint(action: string, args: Record<string, unknown>): Promise<string> {
+export function fingerprint(action: string, args: Record<string, unknown>): string {
   return sha256Hex(canonicalJson({ action, args }));
 }
