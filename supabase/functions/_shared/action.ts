@@ -1,5 +1,6 @@
 import type { z } from "zod";
-import type { Db } from "./db.ts";
+import { type Db, rpcValue } from "./db.ts";
+import { compactJson } from "./exact_json.ts";
 import type { Idempotency } from "./idempotency.ts";
 import type { JsonSchema } from "./validation.ts";
 
@@ -12,9 +13,9 @@ export interface ActionContext {
   client: string | null;
 }
 
-/** What an action answers: the body, and whether it is a stored response replayed for an Idempotency-Key. */
+/** What an action answers: the body as JSON text, and whether it is a stored response replayed for an Idempotency-Key. */
 export interface ActionResult {
-  body: unknown;
+  body: string;
   replayed: boolean;
 }
 
@@ -65,16 +66,17 @@ export function rpcAction(
     ...options,
     async run({ db, keyHash, args, idempotency }) {
       if (!idempotency) {
-        return { body: await db.rpc(name, options.auth ? { key_hash: keyHash, args } : { args }), replayed: false };
+        const text = await db.rpc(name, options.auth ? { key_hash: keyHash, args } : { args });
+        return { body: compactJson(text), replayed: false };
       }
-      const result = await db.rpc("idempotent", {
+      const result = await rpcValue<{ replayed: boolean; body: unknown }>(db, "idempotent", {
         key_hash: keyHash,
         action: name,
         args,
         idempotency_key: idempotency.key,
         fingerprint: idempotency.fingerprint,
-      }) as { replayed: boolean; body: unknown };
-      return { body: result.body, replayed: result.replayed };
+      });
+      return { body: JSON.stringify(result.body), replayed: result.replayed };
     },
   };
 }

@@ -1,7 +1,6 @@
 import { createClient } from "@supabase/supabase-js";
 import type { Db, RpcArgs } from "./db.ts";
 import { fromSqlState, isUnavailableSqlState, serviceUnavailable } from "./errors.ts";
-import { parseExact } from "./exact_json.ts";
 
 /** Options of the hosted adapter. */
 export interface SupabaseDbOptions {
@@ -24,7 +23,7 @@ export function createSupabaseDb(url: string, serviceKey: string, options: Supab
       // A call that outlives the deadline becomes a fetch error (status 0 below): 503.
       // supabase-js parses a success body with JSON.parse, which would round long numbers; a
       // success body is handed to it as one JSON string instead, so `data` is PostgREST's JSON
-      // text, parsed below with every digit kept. Errors pass through untouched.
+      // text, as Postgres wrote it. Errors pass through untouched.
       fetch: async (input, init) => {
         const res = await send(input, { ...init, signal: AbortSignal.timeout(deadlineMs) });
         if (!res.ok) return res;
@@ -33,9 +32,9 @@ export function createSupabaseDb(url: string, serviceKey: string, options: Supab
     },
   });
   return {
-    async rpc(fn: string, args: RpcArgs): Promise<unknown> {
+    async rpc(fn: string, args: RpcArgs): Promise<string> {
       const { data, error, status } = await client.rpc(fn, args);
-      if (!error) return parseExact(data as string);
+      if (!error) return data as string;
       const apiError = fromSqlState(error.code, error.message, error.hint, error.details);
       if (apiError) throw apiError;
       // status 0: fetch itself failed or timed out; 502-504 and PGRST000-003: PostgREST lost the

@@ -32,6 +32,30 @@ function keepDigits(_key: string, value: unknown, context?: { source?: string })
   return source === undefined || String(value) === source ? value : json.rawJSON(source);
 }
 
+/**
+ * JSON text without the whitespace between tokens (Postgres writes `{"a" : 1, "b" : [1, 2]}`):
+ * the same document, compact, with every number and string byte for byte as it was. One pass
+ * over the characters; whitespace inside strings (escapes included) stays.
+ */
+export function compactJson(text: string): string {
+  let out = "";
+  let from = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+      out += text.slice(from, i);
+      from = i + 1;
+    }
+  }
+  return from === 0 ? text : out + text.slice(from);
+}
+
 /** JSON.parse, keeping every number's digits (see above). */
 export function parseExact(text: string): unknown {
   return JSON.parse(text, keepDigits);

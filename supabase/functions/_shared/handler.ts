@@ -59,19 +59,24 @@ export function notFound(req: Request): Response {
   return json(404, { error: "Not found", code: "not_found", request_id: requestId }, { "X-Request-Id": requestId });
 }
 
+// A JSON response; a string body is JSON text already (an action's answer).
 function json(status: number, body: unknown, headers: Record<string, string>): Response {
-  return new Response(body === null ? null : JSON.stringify(body), {
+  return new Response(body === null ? null : typeof body === "string" ? body : JSON.stringify(body), {
     status,
     headers: { ...CORS_HEADERS, "Content-Type": "application/json", ...headers },
   });
 }
 
-// Reads at most MAX_BODY_BYTES, whatever Content-Length claims.
+// Reads at most MAX_BODY_BYTES, whatever Content-Length claims. A body with a Content-Length
+// (which the HTTP server holds it to) is read in one piece; a chunked one is counted as it
+// streams in.
 async function readBody(req: Request): Promise<Uint8Array> {
-  const declared = Number(req.headers.get("content-length") ?? "0");
+  const length = req.headers.get("content-length");
+  const declared = Number(length ?? "0");
   if (declared > MAX_BODY_BYTES) {
     throw new ApiError(413, "payload_too_large", "Request body too large");
   }
+  if (length !== null) return new Uint8Array(await req.arrayBuffer());
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of req.body ?? []) {
@@ -90,10 +95,12 @@ async function readBody(req: Request): Promise<Uint8Array> {
   return bytes;
 }
 
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 function parseObject(bytes: Uint8Array): Record<string, unknown> {
   let body: unknown;
   try {
-    body = parseExact(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    body = parseExact(UTF8.decode(bytes));
   } catch {
     throw new ApiError(400, "invalid_json", "Invalid JSON body");
   }
@@ -117,12 +124,12 @@ function findAction(
   return actions[name];
 }
 
-async function keyHashOf(req: Request): Promise<string> {
+function keyHashOf(req: Request): string {
   const key = req.headers.get("x-api-key")?.trim() ?? "";
   if (!isWellFormedApiKey(key)) {
     throw new ApiError(401, "invalid_api_key", "Invalid API key");
   }
-  return await hashApiKey(key);
+  return hashApiKey(key);
 }
 
 /**
@@ -141,10 +148,10 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
     throw error;
   }
 
-  async function sweepWebhooks(req: Request, headers: Record<string, string>): Promise<Response> {
+  function sweepWebhooks(req: Request, headers: Record<string, string>): Response {
     const given = req.headers.get("authorization") ?? "";
     const secret = deps.sweep?.secret;
-    const authorized = !!secret && await sha256Hex(given) === await sha256Hex(`Bearer ${secret}`);
+    const authorized = !!secret && sha256Hex(given) === sha256Hex(`Bearer ${secret}`);
     if (!authorized) {
       return json(401, {
         error: "Invalid sweep secret",
@@ -162,7 +169,7 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
   async function dispatch(req: Request, info: ConnectionInfo | undefined): Promise<ActionResult> {
     const body = parseObject(await readBody(req));
     const action = findAction(actions, body.action);
-    const keyHash = action.auth ? await keyHashOf(req) : null;
+    const keyHash = action.auth ? keyHashOf(req) : null;
     const idempotencyKey = action.idempotent ? req.headers.get("idempotency-key") : null;
     if (idempotencyKey !== null && !isValidIdempotencyKey(idempotencyKey)) {
       return await failAfterAuth(keyHash, new ApiError(400, "invalid_request", "Invalid Idempotency-Key"));
@@ -173,7 +180,7 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
     }
     const args = parsed.data;
     const idempotency = idempotencyKey
-      ? { key: idempotencyKey, fingerprint: await fingerprint(body.action as string, args) }
+      ? { key: idempotencyKey, fingerprint: fingerprint(body.action as string, args) }
       : null;
     const client = clientAddress(
       req.headers.get("x-forwarded-for"),
@@ -191,7 +198,7 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
     if (req.method === "OPTIONS") return json(204, null, headers);
     if (req.method === "POST" && deps.sweep && new URL(req.url).pathname.endsWith("/sweep-webhooks")) {
       try {
-        return await sweepWebhooks(req, headers);
+        return sweepWebhooks(req, headers);
       } catch (error) {
         logError(requestId, error);
         return json(500, { error: "Internal server error", code: "internal_error", request_id: requestId }, headers);

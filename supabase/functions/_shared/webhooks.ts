@@ -4,7 +4,7 @@
 // the retry window (24 h) ends. Delivery is at-least-once: receivers deduplicate on
 // Webhook-Id, which is the event id and stays the same across retries.
 import { Webhook } from "standardwebhooks";
-import type { Db } from "./db.ts";
+import { type Db, rpcValue } from "./db.ts";
 import { DnsError, type Resolver, webhookUrlRefusal } from "./webhook_url.ts";
 
 /** Tuning of a sweeper; the defaults are the production values. */
@@ -146,22 +146,22 @@ export function createWebhookSweeper(options: SweeperOptions): Sweeper {
       }
     }
     const delivered = statusCode !== null && statusCode >= 200 && statusCode < 300;
-    const result = await options.db.rpc("record_webhook_attempt", {
+    const result = await rpcValue<{ status: string }>(options.db, "record_webhook_attempt", {
       delivery_id: d.id,
       attempt: d.attempt,
       status_code: statusCode,
       latency_ms: Math.round(performance.now() - started),
       error,
       retry_in_ms: delivered || !retry ? null : retryDelay(d.attempt),
-    }) as { status: string };
+    });
     return result.status;
   }
 
   async function sweepOnce(): Promise<SweepResult> {
-    const claimed = await options.db.rpc("claim_webhook_deliveries", {
+    const claimed = await rpcValue<Claimed[]>(options.db, "claim_webhook_deliveries", {
       batch_size: batchSize,
       lease_seconds: options.leaseSeconds ?? 60,
-    }) as Claimed[];
+    });
     // One delivery whose attempt cannot be recorded (database gone) must not abandon the
     // others: its claim expires with the lease and it is attempted again.
     const outcomes = await Promise.allSettled(claimed.map(deliver));

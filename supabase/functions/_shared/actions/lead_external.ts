@@ -1,4 +1,5 @@
 import type { Action } from "../action.ts";
+import { compactJson } from "../exact_json.ts";
 import { leadSchema } from "../lead_fields.ts";
 import { uuid } from "../validation.ts";
 import { object, ref } from "../openapi/shapes.ts";
@@ -34,6 +35,6 @@ export const lead_external: Action = {
     },
   },
   async run({ db, args, client }) {
-    return { body: await db.rpc("lead_external", { args, client }), replayed: false };
+    return { body: compactJson(await db.rpc("lead_external", { args, client })), replayed: false };
   },
 };
