@@ -214,3 +214,50 @@ export const otherAction: CreatePurchase = { action: "create_lead", lead_id: "x"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// The request bodies of the documents' curl examples (`-d '…'`, with `'"$VAR"'` splices) whose
+// documented answer is not an error, for typed constants of the generated client.
+async function documentedBodies(): Promise<string[]> {
+  const bodies: string[] = [];
+  for (const file of ["README.md", "docs/guide.md"]) {
+    const blocks = [...(await Deno.readTextFile(file)).matchAll(/```(\w+)\n([\s\S]*?)```/g)];
+    blocks.forEach(([, lang, text], i) => {
+      if (lang !== "sh") return;
+      const answer = blocks[i + 1]?.[1] === "json" ? blocks[i + 1][2] : "";
+      if (!answer || /"error":/.test(answer)) return;
+      for (const [, body] of text.matchAll(/-d '((?:[^']|'"\$\w+"')*)'/g)) {
+        // A splice inside quotes stands for an id; a bare one, for a list of ids.
+        const id = "00000000-0000-4000-8000-000000000000";
+        const literal = body.replaceAll(/"'"\$\w+"'"/g, `"${id}"`).replaceAll(/'"\$\w+"'/g, `["${id}"]`);
+        const parsed = JSON.parse(literal);
+        if (typeof parsed.action === "string") bodies.push(JSON.stringify(parsed));
+      }
+    });
+  }
+  return bodies;
+}
+
+Deno.test("the generated client type accepts every request body the README and the guide show", async () => {
+  const bodies = await documentedBodies();
+  assert.ok(bodies.length >= 20, `${bodies.length} documented bodies`);
+  assert.ok(bodies.some((b) => JSON.parse(b).action === "create_purchase"));
+  const dir = await Deno.makeTempDir({ prefix: "openapi-typescript-docs-" });
+  try {
+    await Deno.writeTextFile(`${dir}/openapi.ts`, astToString(await openapiTS(structuredClone(document) as never)));
+    await Deno.writeTextFile(
+      `${dir}/examples.ts`,
+      `import type { paths } from "./openapi.ts";\n` +
+        `type Body = paths["/openapi-operations"]["post"]["requestBody"]["content"]["application/json"];\n` +
+        bodies.map((body, i) => `export const example${i}: Body = ${body};\n`).join(""),
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["check", "--no-config", "--no-lock", "examples.ts"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
