@@ -170,9 +170,13 @@ export async function runExamples(examples: Example[], demo: Demo): Promise<Ran[
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const TIMESTAMP = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})/g;
 
-/** Text with what differs between runs replaced: UUIDs, ISO timestamps, API keys, webhook secrets; CRLF as LF. */
+/**
+ * Text with what differs between runs replaced: UUIDs, ISO timestamps, API keys, webhook
+ * secrets, Retry-After seconds (they depend on how long the examples took); CRLF as LF.
+ */
 export function normaliseText(text: string): string {
   return text.replaceAll("\r\n", "\n")
+    .replace(/^(retry-after: )\d+$/gim, "$1<seconds>")
     .replace(UUID, "<uuid>")
     .replace(TIMESTAMP, "<timestamp>")
     .replace(/sk_[A-Za-z0-9_-]{43}/g, "<api-key>")
