@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { rpcAction } from "../action.ts";
-import { integer, text, uuid } from "../validation.ts";
+import { uuid } from "../validation.ts";
+import { CURSOR_INVALID, pageFields } from "../paging.ts";
 import { object, ref } from "../openapi/shapes.ts";
 
 /** get_leads: a channel's leads, newest first, paged by an opaque cursor. */
@@ -9,17 +10,12 @@ export const get_leads = rpcAction("get_leads", {
   idempotent: false,
   schema: z.object({
     channel_id: uuid("channel_id", { required: true }).describe("The channel to list"),
-    limit: integer("limit", 1, 100).describe("Page size, default 100"),
-    cursor: text("cursor").describe("next_cursor of the previous page"),
+    ...pageFields(),
   }),
   doc: {
     summary: "A channel's leads, newest first, 100 a page at most.",
     response: object({ leads: { type: "array", items: ref("Lead") }, next_cursor: ref("NextCursor") }),
-    errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, {
-      status: 400,
-      code: "invalid_request",
-      message: "cursor is invalid",
-    }],
+    errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, CURSOR_INVALID],
     example: { channel_id: "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d", limit: 50 },
   },
 });

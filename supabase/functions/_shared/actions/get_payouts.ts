@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { rpcAction } from "../action.ts";
 import { object, ref } from "../openapi/shapes.ts";
-import { integer, text, uuid } from "../validation.ts";
+import { uuid } from "../validation.ts";
+import { CURSOR_INVALID, pageFields } from "../paging.ts";
 
 /** get_payouts: a channel's payouts, newest first, paged like get_leads. */
 export const get_payouts = rpcAction("get_payouts", {
@@ -9,17 +10,12 @@ export const get_payouts = rpcAction("get_payouts", {
   idempotent: false,
   schema: z.object({
     channel_id: uuid("channel_id", { required: true }).describe("The channel to list"),
-    limit: integer("limit", 1, 100).describe("Page size, default 100"),
-    cursor: text("cursor").describe("next_cursor of the previous page"),
+    ...pageFields(),
   }),
   doc: {
     summary: "A channel's payouts, newest first, for any party of the channel.",
     response: object({ payouts: { type: "array", items: ref("Payout") }, next_cursor: ref("NextCursor") }),
-    errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, {
-      status: 400,
-      code: "invalid_request",
-      message: "cursor is invalid",
-    }],
+    errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, CURSOR_INVALID],
     example: { channel_id: "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d", limit: 10 },
   },
 });

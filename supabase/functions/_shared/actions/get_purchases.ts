@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { rpcAction } from "../action.ts";
-import { integer, text, uuid } from "../validation.ts";
+import { uuid } from "../validation.ts";
+import { CURSOR_INVALID, pageFields } from "../paging.ts";
 import { object, ref } from "../openapi/shapes.ts";
 
 /** get_purchases: purchases of a lead or a channel, newest first, paged like get_leads. */
@@ -10,8 +11,7 @@ export const get_purchases = rpcAction("get_purchases", {
   schema: z.object({
     lead_id: uuid("lead_id").describe("Purchases of this lead"),
     channel_id: uuid("channel_id").describe("Purchases on this channel"),
-    limit: integer("limit", 1, 100).describe("Page size, default 100"),
-    cursor: text("cursor").describe("next_cursor of the previous page"),
+    ...pageFields(),
   }).superRefine((args, ctx) => {
     if (args.lead_id === undefined && args.channel_id === undefined) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: "lead_id or channel_id required" });
@@ -24,7 +24,7 @@ export const get_purchases = rpcAction("get_purchases", {
       { status: 400, code: "invalid_request", message: "lead_id or channel_id required" },
       { status: 403, code: "lead_not_accessible", message: "Lead not accessible" },
       { status: 403, code: "channel_not_accessible", message: "Channel not accessible" },
-      { status: 400, code: "invalid_request", message: "cursor is invalid" },
+      CURSOR_INVALID,
     ],
     rule: {
       description: "lead_id or channel_id required",

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { rpcAction } from "../action.ts";
-import { integer, text, uuid } from "../validation.ts";
+import { uuid } from "../validation.ts";
+import { CURSOR_INVALID, pageFields } from "../paging.ts";
 import { object, ref } from "../openapi/shapes.ts";
 
 /** get_reward_events: a channel's reward events (commissions and reversals), newest first. */
@@ -11,8 +12,7 @@ export const get_reward_events = rpcAction("get_reward_events", {
     channel_id: uuid("channel_id", { required: true }).describe("The channel to list"),
     lead_id: uuid("lead_id").describe("Only this lead's reward events"),
     purchase_id: uuid("purchase_id").describe("Only this purchase's reward events"),
-    limit: integer("limit", 1, 100).describe("Page size, default 100"),
-    cursor: text("cursor").describe("next_cursor of the previous page"),
+    ...pageFields(),
   }),
   doc: {
     summary: "A channel's reward events (commissions and their reversals), newest first.",
@@ -20,11 +20,7 @@ export const get_reward_events = rpcAction("get_reward_events", {
       reward_events: { type: "array", items: ref("RewardEventDetailed") },
       next_cursor: ref("NextCursor"),
     }),
-    errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, {
-      status: 400,
-      code: "invalid_request",
-      message: "cursor is invalid",
-    }],
+    errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, CURSOR_INVALID],
     example: {
       channel_id: "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d",
       purchase_id: "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
