@@ -201,8 +201,14 @@ revoke execute on function internal.require_receiving(public.channels, uuid) fro
 -- Purchases and refunds: the role rule and reward status
 -- ---------------------------------------------------------------------------------------
 
--- internal.record_purchase, as before, plus the role rule (after lead access, so a company
--- without access still gets "Lead not accessible") and the status of each reward event.
+-- internal.record_purchase, as before (see 20261126000400_create_purchase.sql), plus the role
+-- rule (after lead access, so a company without access still gets "Lead not accessible") and
+-- the status of each reward event, with needs_review when the acting company is the
+-- beneficiary. The purchase, its event and its rewards are written, and the answer built, in one
+-- statement of data-modifying CTEs (for speed: one executor run instead of a chain of plpgsql
+-- statements); the rewards are computed as internal.reward_amount does (round(base × rate ×
+-- 0.01) for percentages, the amount for fixed ones, to the currency's minor units; only those
+-- > 0).
 create or replace function internal.record_purchase(company uuid, args jsonb, with_name boolean)
 returns json
 language plpgsql
@@ -212,9 +218,7 @@ declare
   v_channel public.channels := internal.lead_channel(company, (args ->> 'lead_id')::uuid);
   v_product_id uuid := (args ->> 'product_id')::uuid;
   v_trigger_ids uuid[];
-  v_purchase public.purchases;
-  v_event_id uuid;
-  v_rewards json;
+  v_result json;
 begin
   perform internal.require_purchase_writer(v_channel, company);
   if v_product_id is not null and not exists (
@@ -222,40 +226,61 @@ begin
   ) then
     perform internal.fail(403, 'product_not_owned', 'Product not found or not owned by your company');
   end if;
+  if jsonb_typeof(args -> 'trigger_ids') = 'array' then
+    v_trigger_ids := internal.purchase_trigger_ids(v_channel,
+      array(select jsonb_array_elements_text(args -> 'trigger_ids')::uuid));
+  end if;
 
-  v_trigger_ids := internal.purchase_trigger_ids(
-    v_channel,
-    case when jsonb_typeof(args -> 'trigger_ids') = 'array'
-      then array(select jsonb_array_elements_text(args -> 'trigger_ids')::uuid)
-    end
-  );
-
-  insert into public.purchases (leads_id, channels_id, products_id, purchase_amount, date, description, name,
-    companies_id)
-  values (
-    (args ->> 'lead_id')::uuid,
-    v_channel.id,
-    v_product_id,
-    (args ->> 'purchase_amount')::numeric,
-    coalesce((args ->> 'date')::timestamptz, now()),
-    coalesce(args ->> 'description', args ->> 'product_description'),
-    args ->> 'product_name',
-    company
+  with purchase as (
+    insert into public.purchases (leads_id, channels_id, products_id, purchase_amount, date, description, name,
+      companies_id)
+    values (
+      (args ->> 'lead_id')::uuid,
+      v_channel.id,
+      v_product_id,
+      (args ->> 'purchase_amount')::numeric,
+      coalesce((args ->> 'date')::timestamptz, now()),
+      coalesce(args ->> 'description', args ->> 'product_description'),
+      args ->> 'product_name',
+      company
+    )
+    returning *
+  ), event as (
+    insert into public.events (category, channels_id, leads_id, purchases_id, companies_id, data)
+    select 'purchase', v_channel.id, p.leads_id, p.id, company,
+      jsonb_build_object('purchase_amount', p.purchase_amount, 'currency', v_channel.currency)
+    from purchase p
+    returning id
+  ), reward as (
+    insert into public.reward_events (reward_triggers_id, channels_id, leads_id, purchases_id, events_id, amount,
+      currency, reward_type, rate, base_amount, beneficiary_companies_id, needs_review)
+    select t.id, v_channel.id, p.leads_id, p.id, e.id, a.amount, v_channel.currency, t.reward_type,
+      case when t.reward_type = 'percentage' then t.amount end, p.purchase_amount, v_channel.referring_id,
+      company = v_channel.referring_id
+    from purchase p
+    cross join event e
+    join public.reward_triggers t on t.channels_id = v_channel.id
+    join public.currencies cur on cur.code = v_channel.currency
+    cross join lateral (
+      select round(case t.reward_type when 'fixed' then t.amount else coalesce(p.purchase_amount, 0) * t.amount * 0.01
+        end, cur.minor_units) as amount
+    ) a
+    where (case when v_trigger_ids is null then t.trigger = 'purchase' and t.status = 'Active'
+        else t.id = any (v_trigger_ids) end)
+      and a.amount > 0
+    returning *
   )
-  returning * into v_purchase;
-
-  insert into public.events (category, channels_id, leads_id, purchases_id, companies_id, data)
-  values ('purchase', v_channel.id, v_purchase.leads_id, v_purchase.id, company,
-    jsonb_build_object('purchase_amount', v_purchase.purchase_amount, 'currency', v_channel.currency))
-  returning id into v_event_id;
-
-  select coalesce(json_agg(internal.reward_json(r, false, v_channel.hold_days)
-    order by r.reward_type, r.reward_triggers_id), '[]')
-  into v_rewards
-  from internal.fire_rewards(v_channel, v_trigger_ids, v_purchase.leads_id, v_purchase.id, v_event_id,
-    v_purchase.purchase_amount) r;
-
-  return json_build_object('purchase', internal.purchase_json(v_purchase, with_name), 'reward_events', v_rewards);
+  select json_build_object(
+    'purchase', internal.purchase_json(p::public.purchases, with_name),
+    'reward_events', coalesce((
+      select json_agg(internal.reward_json(r::public.reward_events, false, v_channel.hold_days)
+        order by r.reward_type, r.reward_triggers_id)
+      from reward r
+    ), '[]'::json)
+  )
+  into v_result
+  from purchase p;
+  return v_result;
 end;
 $$;
 
