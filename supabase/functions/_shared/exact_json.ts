@@ -20,11 +20,6 @@ export function isRawJson(value: unknown): value is RawJson {
   return json.isRawJSON(value);
 }
 
-/** A JSON number's source text as a value JSON.stringify writes verbatim. */
-export function rawJson(text: string): RawJson {
-  return json.rawJSON(text);
-}
-
 // A number whose source text the float does not reproduce is kept as raw JSON.
 function keepDigits(_key: string, value: unknown, context?: { source?: string }): unknown {
   if (typeof value !== "number") return value;
