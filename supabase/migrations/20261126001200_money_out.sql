@@ -602,10 +602,11 @@ $$;
 revoke execute on function public.create_payout(text, jsonb) from public, anon, authenticated;
 grant execute on function public.create_payout(text, jsonb) to service_role;
 
--- internal.locked_payout(company, payout_id): the payout, locked, for the receiving company of
--- its channel. 403 Payout not accessible for a payout that does not exist or whose channel the
--- company is no party of; 403 Only the receiving company… for another party.
-create function internal.locked_payout(company uuid, payout_id uuid)
+-- internal.pending_payout(company, payout_id): the payout, locked, for the receiving company of
+-- its channel, while it is still pending. 403 Payout not accessible for a payout that does not
+-- exist or whose channel the company is no party of; 403 Only the receiving company… for
+-- another party; 409 Payout already paid / Payout cancelled once it is no longer pending.
+create function internal.pending_payout(company uuid, payout_id uuid)
 returns public.payouts
 language plpgsql
 set search_path = ''
@@ -621,14 +622,19 @@ begin
   end if;
   perform internal.require_receiving(v_channel, company);
   select p.* into v_payout from public.payouts p where p.id = payout_id for update;
+  if v_payout.status = 'paid' then
+    perform internal.fail(409, 'payout_already_paid', 'Payout already paid');
+  elsif v_payout.status = 'cancelled' then
+    perform internal.fail(409, 'payout_cancelled', 'Payout cancelled');
+  end if;
   return v_payout;
 end;
 $$;
-revoke execute on function internal.locked_payout(uuid, uuid) from public;
+revoke execute on function internal.pending_payout(uuid, uuid) from public;
 
 -- public.mark_payout_paid(key_hash, args): args payout_id, reference (the bank's or payment
 -- provider's id). pending → paid with paid_at now; its reward events read 'paid'.
--- Errors: 403 as internal.locked_payout; 409 Payout already paid / Payout cancelled.
+-- Errors: those of internal.pending_payout.
 create function public.mark_payout_paid(key_hash text, args jsonb)
 returns json
 language plpgsql
@@ -636,14 +642,9 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_payout public.payouts := internal.locked_payout(internal.company_for_key(key_hash),
+  v_payout public.payouts := internal.pending_payout(internal.company_for_key(key_hash),
     (args ->> 'payout_id')::uuid);
 begin
-  if v_payout.status = 'paid' then
-    perform internal.fail(409, 'payout_already_paid', 'Payout already paid');
-  elsif v_payout.status = 'cancelled' then
-    perform internal.fail(409, 'payout_cancelled', 'Payout cancelled');
-  end if;
   update public.payouts p set status = 'paid', paid_at = now(), reference = args ->> 'reference'
   where p.id = v_payout.id
   returning * into v_payout;
@@ -654,8 +655,7 @@ revoke execute on function public.mark_payout_paid(text, jsonb) from public, ano
 grant execute on function public.mark_payout_paid(text, jsonb) to service_role;
 
 -- public.cancel_payout(key_hash, args): args payout_id. pending → cancelled; its reward
--- events leave it and read 'approved' again. Errors: 403 as internal.locked_payout; 409 Payout
--- already paid / Payout cancelled.
+-- events leave it and read 'approved' again. Errors: those of internal.pending_payout.
 create function public.cancel_payout(key_hash text, args jsonb)
 returns json
 language plpgsql
@@ -663,14 +663,9 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_payout public.payouts := internal.locked_payout(internal.company_for_key(key_hash),
+  v_payout public.payouts := internal.pending_payout(internal.company_for_key(key_hash),
     (args ->> 'payout_id')::uuid);
 begin
-  if v_payout.status = 'paid' then
-    perform internal.fail(409, 'payout_already_paid', 'Payout already paid');
-  elsif v_payout.status = 'cancelled' then
-    perform internal.fail(409, 'payout_cancelled', 'Payout cancelled');
-  end if;
   update public.reward_events r set payouts_id = null where r.payouts_id = v_payout.id;
   update public.payouts p set status = 'cancelled', cancelled_at = now()
   where p.id = v_payout.id
