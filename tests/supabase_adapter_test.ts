@@ -66,6 +66,18 @@ Deno.test("supabase-js adapter contract", async (t) => {
       }
     });
 
+    await t.step("the intake limit's 429 keeps its Retry-After through PostgREST's error details", async () => {
+      const open = await world(sql);
+      await sql`update public.channels set no_auth_api = true, intake_per_minute = 1 where id = ${open.channelId}`;
+      const body = { action: "lead_external", channel_id: open.channelId };
+      const headers = { "X-Forwarded-For": "192.0.2.44" };
+      assert.equal((await call(supabase, body, { headers })).status, 200);
+      const limited = await call(supabase, body, { headers });
+      assert.deepEqual(statusAndBody(limited), errorBody(limited, 429, "Too many requests", "rate_limited"));
+      const retryAfter = Number(limited.headers.get("retry-after"));
+      assert.ok(retryAfter >= 1 && retryAfter <= 60, String(retryAfter));
+    });
+
     await t.step("an Idempotency-Key call goes to /rest/v1/rpc/idempotent with its parameter names", async () => {
       seen.length = 0;
       const body = { action: "create_purchase", lead_id: w.leadId, purchase_amount: 1 };
