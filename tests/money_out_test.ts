@@ -367,8 +367,14 @@ Deno.test("reward lifecycle, approvals, balances and payouts", async (t) => {
     await t.step("20 concurrent create_payout calls: every reward event in at most one payout", async () => {
       const w = await channel(env, "1", 0);
       await sql`
-        insert into public.reward_events (channels_id, leads_id, amount, currency, reward_type, beneficiary_companies_id)
-        select ${w.channelId}, ${w.leadId}, 1, 'USD', 'fixed', ${w.referring.id} from generate_series(1, 500)`;
+        with event as (
+          insert into public.events (category, channels_id, leads_id) values ('new_lead', ${w.channelId}, ${w.leadId})
+          returning id
+        )
+        insert into public.reward_events (channels_id, leads_id, events_id, amount, currency, reward_type,
+          beneficiary_companies_id)
+        select ${w.channelId}, ${w.leadId}, event.id, 1, 'USD', 'fixed', ${w.referring.id}
+        from event cross join generate_series(1, 500)`;
       const replies = await Promise.all(
         Array.from({ length: 20 }, () => act(env, w.receiving.key, "create_payout", { channel_id: w.channelId })),
       );
