@@ -1,4 +1,4 @@
-// `deno task bench [--action create_purchase|get_leads|webhooks|compare|scale] [--seconds 10] [--concurrency 16] [--rounds 1]`:
+// `deno task bench [--action create_purchase|get_leads|webhooks|compare|scale|instructions] [--seconds 10] [--concurrency 16] [--rounds 1]`:
 // throughput and latency over real HTTP. Starts `dev/serve.ts` as a separate process on the
 // configured database (DATABASE_URL, else the embedded one under DATA_DIR, fsync on), builds
 // its own fixtures, warms up, then keeps `concurrency` requests in flight for `seconds` and
@@ -9,11 +9,13 @@
 // deep page (the cursor after lead 99,800).
 // webhooks: see bench_webhooks.ts (`--deliveries 5000 --batch 50`).
 // compare, scale: see bench_compare.ts (`--reference ../shared/bench --pool 16 --size 1000000`).
+// instructions: see bench_instructions.ts (`--calls 200`).
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import * as ops from "./admin_ops.ts";
 import { benchCompare, benchScale } from "./bench_compare.ts";
 import { benchWebhooks } from "./bench_webhooks.ts";
+import { benchInstructions } from "./bench_instructions.ts";
 import { freePort } from "./cluster.ts";
 import { openDatabase } from "./database.ts";
 
@@ -29,11 +31,17 @@ const args = parseArgs({
     reference: { type: "string", default: "../shared/bench" },
     pool: { type: "string", default: "16" },
     size: { type: "string", default: "1000000" },
+    calls: { type: "string", default: "200" },
   },
 });
 const action = args.values.action;
-if (!["create_purchase", "get_leads", "webhooks", "compare", "scale"].includes(action)) {
+if (!["create_purchase", "get_leads", "webhooks", "compare", "scale", "instructions"].includes(action)) {
   throw new Error(`Unknown --action ${action}`);
+}
+// Its own throwaway cluster: single-user PostgreSQL needs the data directory of a stopped server.
+if (action === "instructions") {
+  await benchInstructions({ calls: Number(args.values.calls), referenceDir: args.values.reference });
+  Deno.exit(0);
 }
 const seconds = Number(args.values.seconds);
 const rounds = Number(args.values.rounds);

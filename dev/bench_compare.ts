@@ -26,7 +26,7 @@ export interface CompareOptions {
   poolSize: number;
 }
 
-interface Fixture {
+export interface Fixture {
   key: string;
   keyHash: string;
   channelId: string;
@@ -34,16 +34,16 @@ interface Fixture {
   productId: string;
 }
 
-const REFERENCE_DB = "openapi_operations_bench_reference";
+export const REFERENCE_DB = "openapi_operations_bench_reference";
 
-async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+export async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed:\n${text}`);
   return text;
 }
 
-async function has(cmd: string): Promise<boolean> {
+export async function has(cmd: string): Promise<boolean> {
   return (await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" }).output()).success;
 }
 
@@ -54,7 +54,7 @@ function withDatabase(url: string, name: string): string {
 }
 
 // The reference schema and call of ../shared/bench, in a database of their own.
-async function loadReference(url: string, dir: string): Promise<{ url: string; script: string }> {
+export async function loadReference(url: string, dir: string): Promise<{ url: string; script: string }> {
   const admin = postgres(url, { max: 1, onnotice: () => {} });
   await admin.unsafe(`drop database if exists ${REFERENCE_DB} with (force)`);
   await admin.unsafe(`create database ${REFERENCE_DB}`);
@@ -277,7 +277,7 @@ export async function benchCompare(database: Database, o: CompareOptions): Promi
 
 // Grows the fixture's channel to `purchases` purchases, each on a lead of its own, with one
 // purchase event and two reward events each, as create_purchase would write them.
-async function grow(sql: postgres.Sql, f: Fixture, purchases: number): Promise<void> {
+export async function grow(sql: postgres.Sql, f: Fixture, purchases: number): Promise<void> {
   const [{ n }] = await sql`select count(*)::int as n from public.purchases where channels_id = ${f.channelId}`;
   const missing = purchases - n;
   for (let done = 0; done < missing; done += 100_000) {

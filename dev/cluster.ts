@@ -37,8 +37,8 @@ async function postgresCanRun(path: string): Promise<boolean> {
   return out.success;
 }
 
-// The bin directory to run from: the package's own, or as root a world-readable copy.
-async function binDir(): Promise<string> {
+/** The bin directory to run PostgreSQL from: the package's own, or as root a world-readable copy. */
+export async function binDir(): Promise<string> {
   const own = dirname(initdb);
   if (!isRoot) return own;
   const user = await new Deno.Command("id", { args: ["-u", "postgres"], stdout: "null", stderr: "null" }).output();
