@@ -32,7 +32,12 @@ export interface FieldDoc {
 // which .describe() copies (zod 3 is frozen at the pinned 3.25.76), and fieldDocOf reads it.
 interface DocumentedDef {
   fieldDoc?: FieldDoc;
+  fieldParse?: FieldParse;
 }
+
+// What one field makes of its value: the normalised value (undefined when absent), or the
+// error message. The zod transform and bodyParser run the same function.
+type FieldParse = (value: unknown) => { value: unknown } | { error: string };
 
 /** The FieldDoc of a field built here (uuid, text, money, …), or undefined for any other zod schema. */
 export function fieldDocOf(schema: z.ZodTypeAny): FieldDoc | undefined {
@@ -60,15 +65,16 @@ export interface FieldOptions {
 // message names the field. The output is the normalised value, null for a nullable field
 // sent as null, or undefined when absent.
 function field<T>(name: string, options: FieldOptions, check: Check<T>, doc: Partial<FieldDoc> = {}) {
-  const schema = z.unknown().transform((value, ctx): T | null | undefined => {
-    if (options.nullable && value === null) return null;
+  const parse = (value: unknown): { value: T | null | undefined } | { error: string } => {
+    if (options.nullable && value === null) return { value: null };
     const absent = value === undefined || value === null;
     if (absent || (options.required && value === "")) {
-      if (!options.required) return undefined;
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: options.requiredMessage ?? `${name} required` });
-      return z.NEVER;
+      return options.required ? { error: options.requiredMessage ?? `${name} required` } : { value: undefined };
     }
-    const result = check(value);
+    return check(value);
+  };
+  const schema = z.unknown().transform((value, ctx): T | null | undefined => {
+    const result = parse(value);
     if ("error" in result) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: result.error });
       return z.NEVER;
@@ -83,7 +89,7 @@ function field<T>(name: string, options: FieldOptions, check: Check<T>, doc: Par
     example: doc.example,
     note: doc.note,
   };
-  Object.assign(schema._def, { fieldDoc } satisfies DocumentedDef);
+  Object.assign(schema._def, { fieldDoc, fieldParse: parse } satisfies DocumentedDef);
   return schema;
 }
 
@@ -423,4 +429,49 @@ export function timestamp(name: string) {
     note: "ISO 8601: a date, or a date-time with optional seconds, fraction and offset (Z, +02, +0200, +02:00); " +
       "no offset is UTC; kept to the microsecond",
   }).describe("ISO 8601 timestamp; returned as UTC with milliseconds");
+}
+
+/** A request body parsed: the arguments, or the message of the first field that failed. */
+export type BodyParse = { data: Record<string, unknown> } | { error: string };
+
+const parsers = new WeakMap<z.ZodTypeAny, (body: Record<string, unknown>) => BodyParse>();
+
+/**
+ * The parser of an action's body, with the answers of `schema.safeParse` (data, or the first
+ * issue's message). An object made only of fields built here (no cross-field rule, unknown keys
+ * stripped) is parsed field by field in shape order without zod's machinery around each field
+ * (a create_purchase body: 20 µs of CPU through zod, 3 µs this way); any other schema goes
+ * through zod.
+ * tests/validation_test.ts checks both paths agree on every action.
+ */
+export function bodyParser(schema: z.ZodTypeAny): (body: Record<string, unknown>) => BodyParse {
+  let parser = parsers.get(schema);
+  if (!parser) {
+    parser = directParser(schema) ?? ((body) => {
+      const parsed = schema.safeParse(body);
+      return parsed.success ? { data: parsed.data } : { error: parsed.error.issues[0].message };
+    });
+    parsers.set(schema, parser);
+  }
+  return parser;
+}
+
+/** The field-by-field parser of bodyParser, or null when the schema is not made only of fields built here. */
+export function directParser(schema: z.ZodTypeAny): ((body: Record<string, unknown>) => BodyParse) | null {
+  if (!(schema instanceof z.ZodObject) || schema._def.unknownKeys !== "strip") return null;
+  if (!(schema._def.catchall instanceof z.ZodNever)) return null;
+  const fields = Object.entries(schema.shape as Record<string, z.ZodTypeAny>).map(([key, field]) =>
+    [key, (field._def as DocumentedDef).fieldParse] as const
+  );
+  if (fields.some(([, parse]) => !parse)) return null;
+  return (body) => {
+    const data: Record<string, unknown> = {};
+    for (const [key, parse] of fields) {
+      const result = parse!(body[key]);
+      if ("error" in result) return { error: result.error };
+      // As zod: a key sent is kept even when its value came out undefined.
+      if (result.value !== undefined || key in body) data[key] = result.value;
+    }
+    return { data };
+  };
 }
