@@ -7,7 +7,7 @@
 //   shape of request (a channel with a fixed 100 and a 10 % trigger, a product, a lead);
 // - http: the same request through the function served by `deno task start` (dev/serve.ts),
 //   driven by wrk (apt `wrk`), with the server's CPU time per request and its RSS;
-// and, after the rounds, the floor under the server's CPU per request: postgres.js alone.
+// and, after the rounds, the driver's share of that CPU: postgres.js alone, same statement.
 // `--action scale` grows the project's tables to 1M purchases (+1M events, +2M reward events,
 // 1M leads) and compares create_purchase latency at 1 concurrent with its latency at 10k,
 // and times the first and a deep page of get_purchases, get_reward_events and get_leads.
@@ -222,29 +222,31 @@ async function startServer(url: string, poolSize: number) {
 
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
-// What the driver alone costs the server per call: postgres.js (the server's driver, same
-// pool size and concurrency), in this process, sending the cheapest statement of the same
-// shape, `select $1::text`. The server's CPU per request cannot go below it.
-async function driverFloor(url: string, o: CompareOptions) {
+// What the driver alone costs per call: postgres.js (the server's driver, same pool size and
+// concurrency) in this process, sending the server's own statement for the same request
+// (db_postgres.ts: named arguments, the body as a jsonb parameter, prepared). The server's CPU
+// per request is this plus HTTP and the handler.
+async function driverFloor(url: string, o: CompareOptions, keyHash: string, request: Record<string, unknown>) {
   const sql = postgres(url, { max: o.poolSize, idle_timeout: 0, onnotice: () => {} });
-  let queries = 0;
+  const statement = "select public.create_purchase(key_hash => $1, args => $2::jsonb)::text as result";
+  let calls = 0;
   const loop = async (until: number) => {
     while (performance.now() < until) {
-      await sql.unsafe("select $1::text as result", ["x"], { prepare: true });
-      queries++;
+      await sql.unsafe(statement, [keyHash, request as postgres.JSONValue], { prepare: true });
+      calls++;
     }
   };
   await Promise.all(Array.from({ length: o.concurrency }, () => loop(performance.now() + 2000)));
-  queries = 0;
+  calls = 0;
   const before = await processUsage(Deno.pid);
   await Promise.all(Array.from({ length: o.concurrency }, () => loop(performance.now() + o.seconds * 1000)));
   const after = await processUsage(Deno.pid);
   await sql.end();
   return {
-    measure: "postgres.js alone, select $1::text",
+    measure: "postgres.js alone, the same create_purchase statement",
     concurrency: o.concurrency,
-    queries_per_s: Math.round(queries / o.seconds),
-    cpu_ms_per_query: Math.round(((after.cpu_s - before.cpu_s) * 1000 / queries) * 1000) / 1000,
+    calls_per_s: Math.round(calls / o.seconds),
+    cpu_ms_per_call: Math.round(((after.cpu_s - before.cpu_s) * 1000 / calls) * 1000) / 1000,
   };
 }
 
@@ -294,7 +296,7 @@ export async function benchCompare(database: Database, o: CompareOptions): Promi
         }));
       }
     }
-    console.log(JSON.stringify(await driverFloor(database.url, o)));
+    console.log(JSON.stringify(await driverFloor(database.url, o, fixture.keyHash, request)));
   } finally {
     await server.stop();
     const admin = postgres(database.url, { max: 1, onnotice: () => {} });
