@@ -2,7 +2,7 @@
 -- instructions in json_build_object, which converts every key of every object as an
 -- argument (17 keys per reward event). internal.reward_json now writes the same objects,
 -- same keys in the same order, from typed rows (row_to_json), and the timestamp inline:
--- 14.6M → 11.1M instructions per page of 100 (callgrind, see docs/operations.md).
+-- 14.6M → 11.2M instructions per page of 100 on PostgreSQL 15 (callgrind, see docs/operations.md).
 
 -- The detailed reward event (refunds, listings, §7 actions); the short one is
 -- internal.reward_event_object (20261126001500_purchase_path_cost.sql).
