@@ -60,18 +60,12 @@ export function notFound(req: Request): Response {
   return json(404, { error: "Not found", code: "not_found", request_id: requestId }, { "X-Request-Id": requestId });
 }
 
-// The headers every JSON response carries, validated once: a Response copies a Headers in a
-// quarter of the time it takes to build one from an object (4 µs against 16 µs a response).
-const JSON_HEADERS = new Headers({ ...CORS_HEADERS, "Content-Type": "application/json" });
-
 // A JSON response; a string body is JSON text already (an action's answer).
 function json(status: number, body: unknown, headers: Record<string, string>): Response {
-  const response = new Response(body === null ? null : typeof body === "string" ? body : JSON.stringify(body), {
+  return new Response(body === null ? null : typeof body === "string" ? body : JSON.stringify(body), {
     status,
-    headers: JSON_HEADERS,
+    headers: { ...CORS_HEADERS, "Content-Type": "application/json", ...headers },
   });
-  for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
-  return response;
 }
 
 // Reads at most MAX_BODY_BYTES, whatever Content-Length claims. A body with a Content-Length
