@@ -12,7 +12,7 @@
 --    and guarantees more: a reward is on its event's lead and channel. events_id becomes
 --    required (every writer sets it).
 -- 3. record_purchase called lead_channel, can_access, require_purchase_writer, purchase_json,
---    iso_time (twice), reward_json and reward_status (once per reward): nine plpgsql calls, each
+--    iso_time (twice), reward_json and reward_status (once per reward): ten plpgsql calls for two rewards, each
 --    with its own search_path switch. Their logic is now written inline (same checks, same
 --    order, same objects). The lead lookup also reads the currency's minor units, by primary
 --    key, where the reward insert scanned the 166 currencies once per reward. The purchase and
