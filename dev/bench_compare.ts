@@ -17,6 +17,7 @@ import * as ops from "./admin_ops.ts";
 import { freePort } from "./cluster.ts";
 import type { Database } from "./database.ts";
 import { hashApiKey } from "../supabase/functions/_shared/api_key.ts";
+import { rpcStatement } from "../supabase/functions/_shared/db_postgres.ts";
 
 /** What the comparison needs to know. */
 export interface CompareOptions {
@@ -37,7 +38,7 @@ export interface Fixture {
 
 export const REFERENCE_DB = "openapi_operations_bench_reference";
 
-export async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed:\n${text}`);
@@ -105,10 +106,15 @@ export function purchaseRequest(f: Fixture) {
   };
 }
 
-// A pgbench script that calls one SQL function with literal arguments.
+/** A call of one SQL function with literal arguments, as pgbench and callgrind run it. */
+export function sqlCall(fn: string, keyHash: string, args: unknown): string {
+  return `select public.${fn}('${keyHash}', '${JSON.stringify(args)}'::jsonb)`;
+}
+
+// A pgbench script of that call.
 async function sqlScript(fn: string, keyHash: string, args: unknown): Promise<string> {
   const file = await Deno.makeTempFile({ suffix: ".sql" });
-  await Deno.writeTextFile(file, `select public.${fn}('${keyHash}', '${JSON.stringify(args)}'::jsonb);\n`);
+  await Deno.writeTextFile(file, `${sqlCall(fn, keyHash, args)};\n`);
   return file;
 }
 
@@ -223,12 +229,11 @@ async function startServer(url: string, poolSize: number) {
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
 // What the driver alone costs per call: postgres.js (the server's driver, same pool size and
-// concurrency) in this process, sending the server's own statement for the same request
-// (db_postgres.ts: named arguments, the body as a jsonb parameter, prepared). The server's CPU
-// per request is this plus HTTP and the handler.
+// concurrency) in this process, sending the server's own statement (db_postgres.ts), prepared,
+// for the same request. The server's CPU per request is this plus HTTP and the handler.
 async function driverFloor(url: string, o: CompareOptions, keyHash: string, request: Record<string, unknown>) {
   const sql = postgres(url, { max: o.poolSize, idle_timeout: 0, onnotice: () => {} });
-  const statement = "select public.create_purchase(key_hash => $1, args => $2::jsonb)::text as result";
+  const statement = rpcStatement("create_purchase", { key_hash: keyHash, args: request });
   let calls = 0;
   const loop = async (until: number) => {
     while (performance.now() < until) {

@@ -21,6 +21,7 @@ import {
   projectFixture,
   purchaseRequest,
   REFERENCE_DB,
+  sqlCall,
 } from "./bench_compare.ts";
 
 const WARM_UP = 30;
@@ -32,14 +33,13 @@ interface Case {
 }
 
 function cases(f: Fixture, reference: string): Case[] {
-  const call = (fn: string, args: unknown) => `select public.${fn}('${f.keyHash}', '${JSON.stringify(args)}'::jsonb)`;
   return [
     { name: "reference create_purchase", database: REFERENCE_DB, call: reference },
-    { name: "create_purchase", database: "postgres", call: call("create_purchase", purchaseRequest(f)) },
+    { name: "create_purchase", database: "postgres", call: sqlCall("create_purchase", f.keyHash, purchaseRequest(f)) },
     {
       name: "get_reward_events page of 100",
       database: "postgres",
-      call: call("get_reward_events", { channel_id: f.channelId, limit: 100 }),
+      call: sqlCall("get_reward_events", f.keyHash, { channel_id: f.channelId, limit: 100 }),
     },
   ];
 }
@@ -119,9 +119,9 @@ export async function benchInstructions(o: { calls: number; referenceDir: string
       console.log(JSON.stringify({
         case: c.name,
         instructions_per_call: perCall,
-        ...(c.database === REFERENCE_DB || c.name !== "create_purchase"
-          ? {}
-          : { reference_over_this: Math.round((referenceCost / perCall) * 100) / 100 }),
+        ...(c.name === "create_purchase"
+          ? { reference_over_this: Math.round((referenceCost / perCall) * 100) / 100 }
+          : {}),
       }));
     }
   } finally {

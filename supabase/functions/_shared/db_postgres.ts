@@ -41,6 +41,14 @@ export function isTransactionPooler(url: string): boolean {
   return new URL(url).port === "6543";
 }
 
+/** The statement of one call: `select public.fn(a => $1, b => $2::jsonb)::text`, so the JSON comes back as text, untouched. */
+export function rpcStatement(fn: string, args: RpcArgs): string {
+  const params = Object.keys(args).map((name, i) =>
+    `${name} => $${i + 1}${typeof args[name] === "object" && args[name] !== null ? "::jsonb" : ""}`
+  );
+  return `select public.${fn}(${params.join(", ")})::text as result`;
+}
+
 /**
  * The direct adapter: postgres.js over `DATABASE_URL`, one `select public.fn(...)::text` per
  * call, answering the JSON text as Postgres wrote it.
@@ -80,21 +88,13 @@ export function createPostgresDb(url: string, options: PostgresDbOptions = {}): 
     stale.end({ timeout: 0 }).catch(() => {});
   }
 
-  // `select public.fn(a => $1, b => $2::jsonb)::text`: the JSON comes back as text, untouched.
-  function statement(fn: string, args: RpcArgs): string {
-    const params = Object.keys(args).map((name, i) =>
-      `${name} => $${i + 1}${typeof args[name] === "object" && args[name] !== null ? "::jsonb" : ""}`
-    );
-    return `select public.${fn}(${params.join(", ")})::text as result`;
-  }
-
   return {
     async rpc(fn: string, args: RpcArgs): Promise<string> {
       // postgres.js serialises a value bound to a ::jsonb parameter itself (with JSON.stringify,
       // which writes raw JSON numbers verbatim).
       const values = Object.values(args) as postgres.ParameterOrJSON<never>[];
       const pool = sql;
-      const query = pool.unsafe(statement(fn, args), values, { prepare });
+      const query = pool.unsafe(rpcStatement(fn, args), values, { prepare });
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
