@@ -6,7 +6,8 @@
 // `--action compare` (a channel with a fixed 100 and a 10 % purchase trigger, grown to 10k
 // purchases so a listing page is full) and the plain reference of ../shared/bench, stops the
 // cluster, and runs each call in a single-user `postgres --single` under callgrind: 30 warm-up
-// calls, then `--calls` more; a call costs (total − total of the warm-up alone) / calls.
+// calls, then `--calls` more (10 after 10 for get_balances, which reads every reward event of
+// the channel); a call costs (total − total of the warm-up alone) / calls.
 // Commit's WAL flush is a system call, so the count leaves out the time fsync waits (fsync is
 // off here), but not the work of writing the WAL records.
 import postgres from "postgres";
@@ -30,6 +31,8 @@ interface Case {
   name: string;
   database: string;
   call: string;
+  /** Calls counted, when fewer than `--calls` (a call that reads every reward event of the channel). */
+  calls?: number;
 }
 
 function cases(f: Fixture, reference: string): Case[] {
@@ -40,6 +43,12 @@ function cases(f: Fixture, reference: string): Case[] {
       name: "get_reward_events page of 100",
       database: "postgres",
       call: sqlCall("get_reward_events", f.keyHash, { channel_id: f.channelId, limit: 100 }),
+    },
+    {
+      name: "get_balances of 20k reward events",
+      database: "postgres",
+      call: sqlCall("get_balances", f.keyHash, { channel_id: f.channelId }),
+      calls: 10,
     },
   ];
 }
@@ -111,9 +120,10 @@ export async function benchInstructions(o: { calls: number; referenceDir: string
     const bin = await binDir();
     let referenceCost = 0;
     for (const c of cases(fixture, reference)) {
+      const calls = Math.min(c.calls ?? o.calls, o.calls);
+      const warmUp = Math.min(WARM_UP, calls);
       const perCall = Math.round(
-        ((await instructions(bin, dataDir, c, WARM_UP + o.calls)) - (await instructions(bin, dataDir, c, WARM_UP))) /
-          o.calls,
+        ((await instructions(bin, dataDir, c, warmUp + calls)) - (await instructions(bin, dataDir, c, warmUp))) / calls,
       );
       if (c.database === REFERENCE_DB) referenceCost = perCall;
       console.log(JSON.stringify({

@@ -444,6 +444,94 @@ Deno.test("reward lifecycle, approvals, balances and payouts", async (t) => {
       },
     );
 
+    await t.step(
+      "every branch of the status rule: listing, balances and create_payout read the same statuses",
+      async () => {
+        const w = await world(sql);
+        await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "percentage", amount: "10" });
+        // One reward of 10 % per purchase; a payout row written directly holds a reward.
+        const sale = async (amount: number) => await reward(env, w, amount);
+        const inPayout = async (rewardId: string, status: string) => {
+          const [p] = await sql`
+            insert into public.payouts (channels_id, beneficiary_companies_id, currency, amount, reward_events_count,
+              companies_id, status)
+            values (${w.channelId}, ${w.referring.id}, 'USD', 1, 1, ${w.receiving.id}, ${status}) returning id`;
+          await sql`update public.reward_events set payouts_id = ${p.id} where id = ${rewardId}`;
+        };
+        const pending = await sale(100);
+        const held = await sale(2000);
+        await sql`update public.reward_events set created_at = now() - interval '31 days' where id = ${held.rewardId}`;
+        const review = await sale(300);
+        await sql`update public.reward_events set needs_review = true, created_at = now() - interval '1 year'
+          where id = ${review.rewardId}`;
+        const rejected = await sale(400);
+        await act(env, w.receiving.key, "reject_rewards", {
+          channel_id: w.channelId,
+          reward_event_ids: [rejected.rewardId],
+          reason: "Fraud",
+        });
+        const decided = await sale(700);
+        await act(env, w.receiving.key, "approve_rewards", {
+          channel_id: w.channelId,
+          reward_event_ids: [decided.rewardId],
+        });
+        const queued = await sale(500);
+        await inPayout(queued.rewardId, "pending");
+        const paid = await sale(600);
+        await inPayout(paid.rewardId, "paid");
+        // Half of each of these purchases refunded: a reversal of half the reward.
+        const reversalOf = new Map<string, string>();
+        for (const s of [pending, review, rejected, queued, paid]) {
+          const refund = await act(env, w.receiving.key, "refund_purchase", {
+            purchase_id: s.purchaseId,
+            amount: (await sql`select purchase_amount from public.purchases where id = ${s.purchaseId}`)[0]
+              .purchase_amount / 2,
+          });
+          assert.equal(refund.status, 200, refund.text);
+          reversalOf.set(s.rewardId, (refund.body.reward_events as Reward[])[0].id);
+        }
+        const expected: [string, number, string][] = [
+          [pending.rewardId, 10, "pending"],
+          [reversalOf.get(pending.rewardId)!, -5, "pending"],
+          [held.rewardId, 200, "approved"],
+          [review.rewardId, 30, "review"],
+          [reversalOf.get(review.rewardId)!, -15, "review"],
+          [rejected.rewardId, 40, "rejected"],
+          [reversalOf.get(rejected.rewardId)!, -20, "rejected"],
+          [decided.rewardId, 70, "approved"],
+          [queued.rewardId, 50, "approved"],
+          [reversalOf.get(queued.rewardId)!, -25, "approved"],
+          [paid.rewardId, 60, "paid"],
+          [reversalOf.get(paid.rewardId)!, -30, "approved"],
+        ];
+        const listed = await rewards(env, w);
+        assert.deepEqual(
+          expected.map(([id]) => [id, listed.get(id)?.amount, listed.get(id)?.status]),
+          expected,
+        );
+        assert.equal(listed.size, expected.length);
+        assert.deepEqual(await balances(env, w), [{
+          currency: "USD",
+          pending: 5,
+          review: 15,
+          approved: 215,
+          in_payout: 50,
+          paid: 60,
+          rejected: 20,
+        }]);
+        // The approved rewards in no payout: 200 + 70 - 25 - 30.
+        const payout = await act(env, w.receiving.key, "create_payout", { channel_id: w.channelId });
+        assert.equal(payout.status, 200, payout.text);
+        const made = payout.body.payout as Payout;
+        assert.deepEqual([made.amount, made.reward_events_count], [215, 4]);
+        const gathered = await sql`select id from public.reward_events where payouts_id = ${made.id} order by id`;
+        assert.deepEqual(
+          gathered.map((r) => r.id),
+          [held.rewardId, decided.rewardId, reversalOf.get(queued.rewardId)!, reversalOf.get(paid.rewardId)!].sort(),
+        );
+      },
+    );
+
     await t.step("Idempotency-Key on the §7 writes: a retry replays and writes nothing", async () => {
       const w = await channel(env, "5", 0);
       await reward(env, w);

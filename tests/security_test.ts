@@ -23,6 +23,20 @@ Deno.test("Supabase security model", async (t) => {
       assert.deepEqual([...rows], []);
     });
 
+    await t.step("views are only in internal, and no API role can read them", async () => {
+      const views = await sql`
+        select n.nspname as schema, c.relname as name,
+          has_table_privilege('anon', c.oid, 'select') or has_table_privilege('authenticated', c.oid, 'select')
+            or has_table_privilege('service_role', c.oid, 'select') as readable
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind in ('v', 'm') and n.nspname not in ('pg_catalog', 'information_schema')
+          and n.nspname not like 'pg_%' order by 1, 2`;
+      assert.deepEqual(views.map((v) => `${v.schema}.${v.name} ${v.readable}`), [
+        "internal.lead_objects false",
+        "internal.reward_event_status false",
+      ]);
+    });
+
     await t.step("every function pins search_path and only service_role may execute the API", async () => {
       const functions = await sql`
         select n.nspname as schema, p.proname as name, p.proconfig as config, p.prosecdef as definer,
@@ -33,7 +47,13 @@ Deno.test("Supabase security model", async (t) => {
         where n.nspname in ('public', 'internal') order by 1, 2`;
       assert.ok(functions.some((f) => f.name === "create_purchase"));
       for (const f of functions) {
-        assert.deepEqual(f.config, ['search_path=""'], `${f.schema}.${f.name} search_path`);
+        // A listing whose statements are written for generic plans pins that too (see
+        // 20261126001700_reward_status_view.sql); nothing else may be set.
+        assert.ok(
+          [['search_path=""'], ['search_path=""', "plan_cache_mode=force_generic_plan"]]
+            .some((allowed) => JSON.stringify(allowed) === JSON.stringify(f.config)),
+          `${f.schema}.${f.name} config ${JSON.stringify(f.config)}`,
+        );
         assert.equal(f.anon, false, `${f.schema}.${f.name} anon`);
         assert.equal(f.authenticated, false, `${f.schema}.${f.name} authenticated`);
         assert.equal(f.service_role, f.schema === "public", `${f.schema}.${f.name} service_role`);
