@@ -45,6 +45,16 @@ function cases(f: Fixture, reference: string): Case[] {
       call: sqlCall("get_reward_events", f.keyHash, { channel_id: f.channelId, limit: 100 }),
     },
     {
+      name: "get_purchases page of 100",
+      database: "postgres",
+      call: sqlCall("get_purchases", f.keyHash, { channel_id: f.channelId, limit: 100 }),
+    },
+    {
+      name: "get_leads page of 100",
+      database: "postgres",
+      call: sqlCall("get_leads", f.keyHash, { channel_id: f.channelId, limit: 100 }),
+    },
+    {
       name: "get_balances of 20k reward events",
       database: "postgres",
       call: sqlCall("get_balances", f.keyHash, { channel_id: f.channelId }),

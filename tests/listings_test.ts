@@ -1,12 +1,19 @@
 import assert from "node:assert/strict";
 import { act, errorBody, ops, statusAndBody, type TestEnv, testEnv, world } from "./helpers.ts";
 
-async function pages(env: TestEnv, key: string, action: string, fields: Record<string, unknown>, listKey: string) {
+async function pages(
+  env: TestEnv,
+  key: string,
+  action: string,
+  fields: Record<string, unknown>,
+  listKey: string,
+  limit = 10,
+) {
   const ids: string[] = [];
   const sizes: number[] = [];
   let cursor: string | null = null;
   do {
-    const reply = await act(env, key, action, { ...fields, limit: 10, ...(cursor ? { cursor } : {}) });
+    const reply = await act(env, key, action, { ...fields, limit, ...(cursor ? { cursor } : {}) });
     assert.equal(reply.status, 200, reply.text);
     assert.deepEqual(Object.keys(reply.body), [listKey, "next_cursor"]);
     const items = reply.body[listKey] as { id: string }[];
@@ -78,6 +85,73 @@ Deno.test("get_purchases and get_reward_events", async (t) => {
       });
       const events = one.body.reward_events as Record<string, unknown>[];
       assert.deepEqual(events.map((e) => [e.purchases_id, e.amount, e.reward_type]), [[purchase.id, 1, "fixed"]]);
+    });
+
+    await t.step("every combination of filters pages its own rows in order, across pages", async () => {
+      // A refund adds a reversal, so one purchase has two reward events.
+      const [refunded] = await sql`select id from public.purchases where leads_id = ${w.leadId}
+        and purchase_amount > 0 order by created_at limit 1`;
+      const refund = await act(env, w.receiving.key, "refund_purchase", { purchase_id: refunded.id });
+      assert.equal(refund.status, 200, refund.text);
+      const ids = async (table: string, where: string, ...values: string[]) =>
+        (await sql.unsafe(`select id from public.${table} where ${where} order by created_at desc, id desc`, values))
+          .map((r) => r.id);
+      const cases: [string, Record<string, unknown>, string, string[], number[]][] = [
+        [
+          "get_reward_events",
+          { channel_id: w.channelId, lead_id: w.leadId },
+          "reward_events",
+          await ids("reward_events", "channels_id = $1 and leads_id = $2", w.channelId, w.leadId),
+          [10, 10, 1],
+        ],
+        [
+          "get_reward_events",
+          { channel_id: w.channelId, purchase_id: refunded.id },
+          "reward_events",
+          await ids("reward_events", "purchases_id = $1", refunded.id),
+          [2],
+        ],
+        [
+          "get_reward_events",
+          { channel_id: w.channelId, purchase_id: refunded.id, lead_id: w.leadId },
+          "reward_events",
+          await ids("reward_events", "purchases_id = $1", refunded.id),
+          [2],
+        ],
+        [
+          "get_reward_events",
+          { channel_id: w.channelId, purchase_id: refunded.id, lead_id: other.id },
+          "reward_events",
+          [],
+          [0],
+        ],
+        [
+          "get_purchases",
+          { channel_id: w.channelId, lead_id: w.leadId },
+          "purchases",
+          await ids("purchases", "leads_id = $1", w.leadId),
+          [10, 10],
+        ],
+      ];
+      for (const [action, fields, listKey, expected, sizes] of cases) {
+        const got = await pages(env, w.referring.key, action, fields, listKey);
+        assert.deepEqual([got.ids, got.sizes], [expected, sizes], JSON.stringify(fields));
+      }
+      const byOne = await pages(
+        env,
+        w.referring.key,
+        "get_reward_events",
+        {
+          channel_id: w.channelId,
+          purchase_id: refunded.id,
+        },
+        "reward_events",
+        1,
+      );
+      assert.deepEqual([byOne.ids, byOne.sizes], [await ids("reward_events", "purchases_id = $1", refunded.id), [
+        1,
+        1,
+      ]]);
     });
 
     await t.step("an outsider gets 403, and filters never reach into another channel", async () => {

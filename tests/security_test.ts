@@ -33,6 +33,7 @@ Deno.test("Supabase security model", async (t) => {
           and n.nspname not like 'pg_%' order by 1, 2`;
       assert.deepEqual(views.map((v) => `${v.schema}.${v.name} ${v.readable}`), [
         "internal.lead_objects false",
+        "internal.purchase_objects false",
         "internal.reward_event_status false",
       ]);
     });

@@ -1,7 +1,8 @@
 // The objects the actions answer with, as JSON Schemas for the OpenAPI document. Written by
-// hand after the SQL functions that build them (internal.lead_json, internal.channel_json,
-// internal.purchase_json, internal.reward_json, …); tests/openapi_reality_test.ts checks every
-// action's real answers against them with no undocumented key allowed, so they cannot drift.
+// hand after the SQL that builds them (internal.lead_json, internal.channel_json, the views
+// internal.purchase_objects and internal.reward_event_status, …);
+// tests/openapi_reality_test.ts checks every action's real answers against them with no
+// undocumented key allowed, so they cannot drift.
 // The document itself allows more keys: clients ignore unknown keys (API.md §4).
 import type { JsonSchema } from "../validation.ts";
 
