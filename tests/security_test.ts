@@ -48,10 +48,11 @@ Deno.test("Supabase security model", async (t) => {
         where n.nspname in ('public', 'internal') order by 1, 2`;
       assert.ok(functions.some((f) => f.name === "create_purchase"));
       for (const f of functions) {
-        // A listing whose statements are written for generic plans pins that too (see
-        // 20261126001700_reward_status_view.sql); nothing else may be set.
+        // A listing's statements are written for generic plans, planned once per session and
+        // never JIT-compiled (20261126001700_reward_status_view.sql, …1900_listing_jit_off.sql);
+        // nothing else may be set.
         assert.ok(
-          [['search_path=""'], ['search_path=""', "plan_cache_mode=force_generic_plan"]]
+          [['search_path=""'], ['search_path=""', "plan_cache_mode=force_generic_plan", "jit=off"]]
             .some((allowed) => JSON.stringify(allowed) === JSON.stringify(f.config)),
           `${f.schema}.${f.name} config ${JSON.stringify(f.config)}`,
         );
