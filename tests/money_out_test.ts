@@ -364,6 +364,39 @@ Deno.test("reward lifecycle, approvals, balances and payouts", async (t) => {
       assert.equal(rest.body.next_cursor, null);
     });
 
+    await t.step("create_payout waits for a rejection in progress and pays only what stays approved", async () => {
+      const w = await channel(env, "10", 0);
+      const rejected = (await reward(env, w)).rewardId;
+      const kept = (await reward(env, w)).rewardId;
+      const other = await sql.reserve();
+      try {
+        // Another transaction is rejecting a reward when the payout starts.
+        await other`begin`;
+        await other`update public.reward_events set status = 'rejected', decided_at = now(), rejection_reason = 'Fraud'
+          where id = ${rejected}`;
+        const payout = act(env, w.receiving.key, "create_payout", { channel_id: w.channelId });
+        for (let i = 0;; i++) {
+          const [row] = await sql`select count(*)::int as n from pg_stat_activity
+            where wait_event_type = 'Lock' and query like '%create_payout%'`;
+          if (row.n > 0) break;
+          assert.ok(i < 500, "create_payout never waited for the rejected reward's lock");
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        await other`commit`;
+        const reply = await payout;
+        assert.equal(reply.status, 200, reply.text);
+        const made = reply.body.payout as Payout;
+        assert.deepEqual([made.amount, made.reward_events_count], [10, 1]);
+        const rows = await sql`select id, payouts_id from public.reward_events where id in (${rejected}, ${kept})`;
+        assert.deepEqual(
+          new Map(rows.map((r) => [r.id, r.payouts_id])),
+          new Map([[rejected, null], [kept, made.id]]),
+        );
+      } finally {
+        other.release();
+      }
+    });
+
     await t.step("20 concurrent create_payout calls: every reward event in at most one payout", async () => {
       const w = await channel(env, "1", 0);
       await sql`
