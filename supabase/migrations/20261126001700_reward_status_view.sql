@@ -2,9 +2,9 @@
 -- called once per row by every reader: a get_reward_events page made 101 calls of it and 101 of
 -- internal.reward_json, get_balances and create_payout one per reward event of the channel
 -- (2M at the scale bench's size). The rule now lives in one view, internal.reward_event_status,
--- which joins each reward event to its channel (hold_days), its payout and the original it
--- reverses; each reader selects from it in a statement after its own writes (a later statement
--- of a function sees them). The detailed API object is a column of the view, so its keys and
+-- which joins each reward event to its channel (hold_days) and reads its payout and the original
+-- it reverses; each reader selects from it in a statement after its own writes (a later
+-- statement of a function sees them). The detailed API object is a column of the view, so its keys and
 -- their order are written here once too. internal.reward_status and internal.reward_json go.
 -- record_purchase keeps the part of the rule a new reward can reach, inline
 -- (20261126001500_purchase_path_cost.sql): a new reward is in no payout and reverses nothing.
