@@ -120,6 +120,7 @@ Deno.test("listing cursors: anything malformed answers 400, well-formed cursors 
 
     await t.step("any instant the encoder can write is a valid cursor, however far off", async () => {
       const cases: [string, "all" | "none"][] = [
+        ["", "all"], // no cursor: the first page
         [`9999-12-31T23:59:59.999999Z|${id}`, "all"],
         [`12345-06-07T08:09:10.111213Z|${id}`, "all"],
         [`294276-12-31T23:59:59.999999Z|ffffffff-ffff-ffff-ffff-ffffffffffff`, "all"],

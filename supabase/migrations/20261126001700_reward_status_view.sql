@@ -137,6 +137,42 @@ begin
 end;
 $$;
 
+-- internal.decode_cursor, as in 20261126001000_input_hardening.sql, except that no cursor (null
+-- or "") decodes to ('infinity', the largest UUID) instead of nulls: every row sorts before it
+-- (created_at is a real time), so a listing's first page is "after" it, and a listing needs no
+-- optional cursor condition, which a generic plan could not use as an index condition.
+create or replace function internal.decode_cursor(cursor text, out created_at timestamptz, out id uuid)
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+  v_padded text := translate(cursor, '-_', '+/');
+  v_text text;
+begin
+  if coalesce(cursor, '') = '' then
+    created_at := 'infinity';
+    id := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+    return;
+  end if;
+  v_padded := v_padded || repeat('=', (4 - length(v_padded) % 4) % 4);
+  v_text := convert_from(decode(v_padded, 'base64'), 'UTF8');
+  if v_text !~ ('^[0-9]{4,6}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}Z'
+      || '[|][0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$') then
+    perform internal.fail(400, 'invalid_request', 'cursor is invalid');
+  end if;
+  created_at := split_part(v_text, '|', 1)::timestamptz;
+  id := split_part(v_text, '|', 2)::uuid;
+  if internal.encode_cursor(created_at, id) <> cursor then
+    perform internal.fail(400, 'invalid_request', 'cursor is invalid');
+  end if;
+exception
+  -- Class 22: bad base64, invalid UTF-8 or NUL, a date or year out of range.
+  when data_exception then
+    perform internal.fail(400, 'invalid_request', 'cursor is invalid');
+end;
+$$;
+
 -- public.get_reward_events, as in 20261126001200_money_out.sql, reading the view. Its one query
 -- with optional filters ("v_lead_id is null or r.leads_id = v_lead_id") was planned anew at
 -- every call: PL/pgSQL's plan cache kept choosing custom plans, since a generic plan of such a
@@ -145,8 +181,8 @@ $$;
 -- Planning was a fifth of a page. Now each combination of filters has a statement of its own
 -- whose generic plan is the right one (the page's index scan, from the cursor on; the purchase
 -- index when a purchase is given), planned once per session: plan_cache_mode is
--- force_generic_plan for this function. Without a cursor the page starts after ('infinity',
--- the largest UUID), which every reward event sorts before (created_at is a real time).
+-- force_generic_plan for this function. Without a cursor, decode_cursor (above) gives a start
+-- every row sorts before, so the cursor is always an index condition.
 create or replace function public.get_reward_events(key_hash text, args jsonb)
 returns json
 language plpgsql
@@ -167,9 +203,7 @@ declare
   v_times timestamptz[];
   v_ids uuid[];
 begin
-  select coalesce(d.created_at, 'infinity'), coalesce(d.id, 'ffffffff-ffff-ffff-ffff-ffffffffffff')
-  into v_after_created_at, v_after_id
-  from internal.decode_cursor(args ->> 'cursor') d;
+  select d.created_at, d.id into v_after_created_at, v_after_id from internal.decode_cursor(args ->> 'cursor') d;
   if v_purchase_id is not null then
     select array_agg(v.detail order by v.created_at desc, v.id desc),
       array_agg(v.created_at order by v.created_at desc, v.id desc), array_agg(v.id order by v.created_at desc, v.id desc)

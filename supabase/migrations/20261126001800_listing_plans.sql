@@ -4,9 +4,9 @@
 -- p.leads_id = v_lead_id"), which PL/pgSQL's plan cache re-planned at every call, since a
 -- generic plan of them can use neither the cursor as an index condition nor the right index.
 -- Each combination of filters now has a statement whose generic plan is the right one, and
--- plan_cache_mode is force_generic_plan for these functions. Without a cursor a page starts
--- after ('infinity', the largest UUID), which every row sorts before (created_at is a real
--- time). What it bought is in docs/operations.md, "Benchmarks".
+-- plan_cache_mode is force_generic_plan for these functions; without a cursor a page starts
+-- after decode_cursor's start (20261126001700_reward_status_view.sql). What it bought is in
+-- docs/operations.md, "Benchmarks".
 
 -- internal.purchase_objects: every purchase with its API object (with name), as
 -- internal.purchase_json wrote it, set-based like internal.lead_objects: a page of purchases
@@ -52,9 +52,7 @@ begin
   if v_channel_id is not null then
     perform internal.accessible_channel(v_company, v_channel_id);
   end if;
-  select coalesce(d.created_at, 'infinity'), coalesce(d.id, 'ffffffff-ffff-ffff-ffff-ffffffffffff')
-  into v_after_created_at, v_after_id
-  from internal.decode_cursor(args ->> 'cursor') d;
+  select d.created_at, d.id into v_after_created_at, v_after_id from internal.decode_cursor(args ->> 'cursor') d;
   if v_lead_id is not null then
     select array_agg(p.purchase order by p.created_at desc, p.id desc),
       array_agg(p.created_at order by p.created_at desc, p.id desc), array_agg(p.id order by p.created_at desc, p.id desc)
@@ -98,9 +96,7 @@ declare
   v_times timestamptz[];
   v_ids uuid[];
 begin
-  select coalesce(d.created_at, 'infinity'), coalesce(d.id, 'ffffffff-ffff-ffff-ffff-ffffffffffff')
-  into v_after_created_at, v_after_id
-  from internal.decode_cursor(args ->> 'cursor') d;
+  select d.created_at, d.id into v_after_created_at, v_after_id from internal.decode_cursor(args ->> 'cursor') d;
   -- One row more than the page tells whether there is a next page.
   select array_agg(p.lead order by p.created_at desc, p.id desc),
     array_agg(p.created_at order by p.created_at desc, p.id desc),
@@ -135,9 +131,7 @@ declare
   v_times timestamptz[];
   v_ids uuid[];
 begin
-  select coalesce(d.created_at, 'infinity'), coalesce(d.id, 'ffffffff-ffff-ffff-ffff-ffffffffffff')
-  into v_after_created_at, v_after_id
-  from internal.decode_cursor(args ->> 'cursor') d;
+  select d.created_at, d.id into v_after_created_at, v_after_id from internal.decode_cursor(args ->> 'cursor') d;
   select array_agg(internal.payout_json(p) order by p.created_at desc, p.id desc),
     array_agg(p.created_at order by p.created_at desc, p.id desc),
     array_agg(p.id order by p.created_at desc, p.id desc)
