@@ -1,6 +1,7 @@
 import postgres from "postgres";
 import type { Db, RpcArgs } from "./db.ts";
 import { ApiError, fromSqlState, isUnavailableSqlState, serviceUnavailable } from "./errors.ts";
+import { Lanes } from "./lanes.ts";
 
 // postgres.js connection errors: the database is not there right now.
 const UNAVAILABLE_CODES = new Set([
@@ -51,7 +52,8 @@ export function rpcStatement(fn: string, args: RpcArgs): string {
 
 /**
  * The direct adapter: postgres.js over `DATABASE_URL`, one `select public.fn(...)::text` per
- * call, answering the JSON text as Postgres wrote it.
+ * call, answering the JSON text as Postgres wrote it. Its connections are lanes (lanes.ts): a
+ * call takes the one released last, so a backend that just ran a call runs the next.
  *
  * Outages are answered, not queued. The server cancels a statement at 80 % of the deadline
  * (statement_timeout: a 503, and its transaction rolls back). A call the database has not
@@ -66,9 +68,9 @@ export function rpcStatement(fn: string, args: RpcArgs): string {
 export function createPostgresDb(url: string, options: PostgresDbOptions = {}): Db {
   const deadlineMs = options.deadlineMs ?? 1500;
   const prepare = options.prepare ?? !isTransactionPooler(url);
-  const connect = () =>
+  const open = () =>
     postgres(url, {
-      max: options.max ?? 5,
+      max: 1,
       prepare,
       connect_timeout: deadlineMs / 1000,
       backoff: (retries: number) => Math.min(retries * 0.05, 0.25),
@@ -78,13 +80,14 @@ export function createPostgresDb(url: string, options: PostgresDbOptions = {}): 
       connection: { statement_timeout: Math.round(deadlineMs * 0.8) },
       onnotice: () => {},
     });
-  let sql = connect();
+  const connect = () => new Lanes(options.max ?? 5, open);
+  let pool = connect();
   // When the database last answered a call (a row or an SQL error), by performance.now().
   let answeredAt = performance.now();
 
-  function replaceIfSilent(stale: postgres.Sql) {
-    if (sql !== stale || performance.now() - answeredAt < deadlineMs) return;
-    sql = connect();
+  function replaceIfSilent(stale: Lanes) {
+    if (pool !== stale || performance.now() - answeredAt < deadlineMs) return;
+    pool = connect();
     stale.end({ timeout: 0 }).catch(() => {});
   }
 
@@ -93,15 +96,18 @@ export function createPostgresDb(url: string, options: PostgresDbOptions = {}): 
       // postgres.js serialises a value bound to a ::jsonb parameter itself (with JSON.stringify,
       // which writes raw JSON numbers verbatim).
       const values = Object.values(args) as postgres.ParameterOrJSON<never>[];
-      const pool = sql;
-      const query = pool.unsafe(rpcStatement(fn, args), values, { prepare });
+      const lanes = pool;
+      const lane = lanes.take();
+      const query = lane.sql.unsafe(rpcStatement(fn, args), values, { prepare });
+      const release = () => lanes.release(lane);
+      query.then(release, release);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           // The driver's cancel is typed void but returns a promise that rejects when the
           // cancel request cannot reach the server either.
           Promise.resolve(query.cancel() as unknown).catch(() => {});
-          replaceIfSilent(pool);
+          replaceIfSilent(lanes);
           reject(serviceUnavailable());
         }, deadlineMs);
       });
@@ -121,6 +127,6 @@ export function createPostgresDb(url: string, options: PostgresDbOptions = {}): 
         clearTimeout(timer);
       }
     },
-    close: () => sql.end({ timeout: 5 }),
+    close: () => pool.end({ timeout: 5 }),
   };
 }
