@@ -1,4 +1,4 @@
-// `deno task bench --action compare` and `--action scale`: create_purchase measured three ways
+// `deno task bench --action compare` and `--action scale`: create_purchase measured four ways
 // in one run on one server, alternating, and reported as ratios (these machines are shared
 // and noisy: absolute numbers are not comparable between runs):
 // - reference: the deliberately plain create_purchase of ../shared/bench (REFERENCE_DIR),
@@ -7,6 +7,9 @@
 //   shape of request (a channel with a fixed 100 and a 10 % trigger, a product, a lead);
 // - http: the same request through the function served by `deno task start` (dev/serve.ts),
 //   driven by wrk (apt `wrk`), with the server's CPU time per request and its RSS;
+// - floor: the same request through bench_floor_server.ts, the same HTTP server and database
+//   adapter with no handler between them: the most a handler on this runtime and driver can
+//   reach (floor_* fields);
 // and, after the rounds, the driver's share of that CPU: postgres.js alone, same statement.
 // `--action scale` grows the project's tables to 1M purchases (+1M events, +2M reward events,
 // 1M leads) and compares create_purchase latency at 1 concurrent with its latency at 10k,
@@ -203,11 +206,12 @@ async function processUsage(pid: number): Promise<{ cpu_s: number; rss_mb: numbe
   return { cpu_s: ticks / 100, rss_mb: Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024 };
 }
 
-async function startServer(url: string, poolSize: number) {
+// Starts a server script of this directory (serve.ts, or the floor server) and waits until it listens.
+async function startServer(script: string, env: Record<string, string>) {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", new URL("./serve.ts", import.meta.url).pathname],
-    env: { DATABASE_URL: url, PORT: String(port), DATABASE_POOL_SIZE: String(poolSize) },
+    args: ["run", "--allow-all", new URL(script, import.meta.url).pathname],
+    env: { ...env, PORT: String(port) },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -267,12 +271,19 @@ export async function benchCompare(database: Database, o: CompareOptions): Promi
   const request = purchaseRequest(fixture);
   const script = await sqlScript("create_purchase", fixture.keyHash, request);
   const body = JSON.stringify({ action: "create_purchase", ...request });
-  const server = await startServer(database.url, o.poolSize);
+  const env = { DATABASE_URL: database.url, DATABASE_POOL_SIZE: String(o.poolSize) };
+  const server = await startServer("./serve.ts", env);
+  const floor = await startServer("./bench_floor_server.ts", {
+    ...env,
+    KEY_HASH: fixture.keyHash,
+    REQUEST: JSON.stringify(request),
+  });
   try {
     // Warm-up: plans, caches, connections.
     await pgbench(reference.url, reference.script, o.concurrency, 2);
     await pgbench(database.url, script, o.concurrency, 2);
     await wrk(server.url, body, fixture.key, o.concurrency, 2);
+    await wrk(floor.url, body, fixture.key, o.concurrency, 2);
     for (let round = 1; round <= o.rounds; round++) {
       for (const clients of [o.concurrency, 1]) {
         const ref = await pgbench(reference.url, reference.script, clients, o.seconds);
@@ -280,6 +291,9 @@ export async function benchCompare(database: Database, o: CompareOptions): Promi
         const before = await processUsage(server.pid);
         const http = await wrk(server.url, body, fixture.key, clients, o.seconds);
         const after = await processUsage(server.pid);
+        const floorBefore = await processUsage(floor.pid);
+        const bare = await wrk(floor.url, body, fixture.key, clients, o.seconds);
+        const floorAfter = await processUsage(floor.pid);
         const requests = http.rps * o.seconds;
         console.log(JSON.stringify({
           round,
@@ -298,12 +312,20 @@ export async function benchCompare(database: Database, o: CompareOptions): Promi
           http_errors: http.errors,
           server_cpu_ms_per_request: Math.round(((after.cpu_s - before.cpu_s) * 1000 / requests) * 1000) / 1000,
           server_rss_mb: Math.round(after.rss_mb),
+          floor_rps: Math.round(bare.rps),
+          floor_vs_sql: ratio(bare.rps, fn.tps),
+          floor_p50_minus_sql_ms: Math.round((bare.p50_ms - fn.latency_ms) * 1000) / 1000,
+          floor_p99_over_p50: ratio(bare.p99_ms, bare.p50_ms),
+          floor_cpu_ms_per_request:
+            Math.round(((floorAfter.cpu_s - floorBefore.cpu_s) * 1000 / (bare.rps * o.seconds)) * 1000) / 1000,
+          floor_errors: bare.errors,
         }));
       }
     }
     console.log(JSON.stringify(await driverFloor(database.url, o, fixture.keyHash, request)));
   } finally {
     await server.stop();
+    await floor.stop();
     const admin = postgres(database.url, { max: 1, onnotice: () => {} });
     await admin.unsafe(`drop database if exists ${REFERENCE_DB} with (force)`);
     await admin.end();
