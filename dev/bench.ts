@@ -8,7 +8,8 @@
 // get_leads: a channel with 100,000 leads (two property values each); the first page and a
 // deep page (the cursor after lead 99,800).
 // webhooks: see bench_webhooks.ts (`--deliveries 5000 --batch 50`).
-// compare, scale: see bench_compare.ts (`--reference ../shared/bench --pool 16 --size 1000000`).
+// compare, scale: see bench_compare.ts (`--reference ../shared/bench --pool 5 --size 1000000`); `--pool` is the
+// server's DATABASE_POOL_SIZE, by default the adapter's own default (what a deployed function runs with).
 // instructions: see bench_instructions.ts (`--calls 200`).
 import { parseArgs } from "node:util";
 import postgres from "postgres";
@@ -29,7 +30,7 @@ const args = parseArgs({
     deliveries: { type: "string", default: "5000" },
     batch: { type: "string", default: "50" },
     reference: { type: "string", default: "../shared/bench" },
-    pool: { type: "string", default: "16" },
+    pool: { type: "string", default: "5" },
     size: { type: "string", default: "1000000" },
     calls: { type: "string", default: "200" },
   },
