@@ -318,6 +318,7 @@ export async function benchCompare(database: Database, o: CompareOptions): Promi
           floor_p99_over_p50: ratio(bare.p99_ms, bare.p50_ms),
           floor_cpu_ms_per_request:
             Math.round(((floorAfter.cpu_s - floorBefore.cpu_s) * 1000 / (bare.rps * o.seconds)) * 1000) / 1000,
+          floor_rss_mb: Math.round(floorAfter.rss_mb),
           floor_errors: bare.errors,
         }));
       }
