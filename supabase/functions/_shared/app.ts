@@ -23,11 +23,12 @@ function keepAlive(work: Promise<unknown>): void {
   if (typeof EdgeRuntime !== "undefined") EdgeRuntime.waitUntil(work);
 }
 
-// TRUSTED_PROXY_HOPS: X-Forwarded-For entries appended by trusted proxies (default 1).
+// TRUSTED_PROXY_HOPS: X-Forwarded-For entries appended by trusted proxies (default 1; 0: no
+// proxy, the header is ignored and the connection's address counts).
 function proxyHops(value: string | undefined): number {
   if (value === undefined) return 1;
-  if (!/^[1-9]$/.test(value)) {
-    throw new Error(`TRUSTED_PROXY_HOPS must be an integer from 1 to 9, got ${JSON.stringify(value)}`);
+  if (!/^[0-9]$/.test(value)) {
+    throw new Error(`TRUSTED_PROXY_HOPS must be an integer from 0 to 9, got ${JSON.stringify(value)}`);
   }
   return Number(value);
 }

@@ -1,7 +1,7 @@
 import type { Action } from "./action.ts";
 import { hashApiKey, isWellFormedApiKey } from "./api_key.ts";
 import type { Db } from "./db.ts";
-import { clientAddress } from "./client_address.ts";
+import { clientCounter } from "./client_address.ts";
 import { ApiError } from "./errors.ts";
 import { parseExact } from "./exact_json.ts";
 import { fingerprint, isValidIdempotencyKey } from "./idempotency.ts";
@@ -40,8 +40,10 @@ export interface HandlerDeps {
    * logError. Without it the work simply runs on, as long as the process does.
    */
   background?: (work: Promise<unknown>) => void;
-  /** How many X-Forwarded-For entries, from the right, trusted proxies append; default 1 (see client_address.ts). */
+  /** How many X-Forwarded-For entries, from the right, trusted proxies append (0: none); default 1 (see client_address.ts). */
   trustedProxyHops?: number;
+  /** Receives warnings about the deployment (once each); default console.warn of the JSON. */
+  logWarning?: (event: Record<string, unknown>) => void;
 }
 
 /** What Deno.serve passes beside the request: the connection's address. */
@@ -138,10 +140,14 @@ function keyHashOf(req: Request): string {
  * validation, then the action's single database call. Errors follow the check order of
  * API.md §2 and always answer `{error, code, request_id}`.
  */
-export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Response> {
+export function createHandler(deps: HandlerDeps): (req: Request, info?: ConnectionInfo) => Promise<Response> {
   const actions = deps.actions ?? defaultActions;
   const logError = deps.logError ??
     ((requestId, error) => console.error(JSON.stringify({ request_id: requestId, error: String(error) })));
+  const countedClient = clientCounter(
+    deps.trustedProxyHops ?? 1,
+    deps.logWarning ?? ((event) => console.warn(JSON.stringify(event))),
+  );
 
   // A bad key wins over a bad body: only this error path pays a second round trip.
   async function failAfterAuth(keyHash: string | null, error: ApiError): Promise<never> {
@@ -183,11 +189,7 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
     const idempotency = idempotencyKey
       ? { key: idempotencyKey, fingerprint: fingerprint(body.action as string, args) }
       : null;
-    const client = clientAddress(
-      req.headers.get("x-forwarded-for"),
-      info?.remoteAddr?.hostname ?? null,
-      deps.trustedProxyHops ?? 1,
-    );
+    const client = countedClient(req.headers.get("x-forwarded-for"), info?.remoteAddr?.hostname ?? null);
     const result = await action.run({ db: deps.db, keyHash, args, idempotency, client });
     if (action.queuesWebhooks && !result.replayed) deps.onWebhooksQueued?.();
     return result;
