@@ -10,8 +10,8 @@ Deno.test("createApp: settings are checked at start with messages naming them", 
     const [vars, message] of [
       [{ DATABASE_URL, DATABASE_POOL_SIZE: "0" }, 'DATABASE_POOL_SIZE must be an integer from 1 to 999, got "0"'],
       [{ DATABASE_URL, DATABASE_POOL_SIZE: "many" }, 'DATABASE_POOL_SIZE must be an integer from 1 to 999, got "many"'],
-      [{ DATABASE_URL, TRUSTED_PROXY_HOPS: "0" }, 'TRUSTED_PROXY_HOPS must be an integer from 1 to 9, got "0"'],
-      [{ DATABASE_URL, TRUSTED_PROXY_HOPS: "-1" }, 'TRUSTED_PROXY_HOPS must be an integer from 1 to 9, got "-1"'],
+      [{ DATABASE_URL, TRUSTED_PROXY_HOPS: "10" }, 'TRUSTED_PROXY_HOPS must be an integer from 0 to 9, got "10"'],
+      [{ DATABASE_URL, TRUSTED_PROXY_HOPS: "-1" }, 'TRUSTED_PROXY_HOPS must be an integer from 0 to 9, got "-1"'],
     ] as const
   ) {
     assert.throws(() => createApp(envOf(vars)), { message });

@@ -65,7 +65,11 @@ Deno.test("clientCounter: the entry the trusted proxies appended, counted from t
     clientCounter(hops, (event) => warnings.push(event))(forwardedFor, remote);
   assert.equal(counted(1, "203.0.113.1, 198.51.100.7", "10.0.0.1"), "198.51.100.7");
   assert.equal(counted(2, "203.0.113.1, 198.51.100.7, 10.9.9.9", "10.0.0.1"), "198.51.100.7");
-  assert.equal(counted(3, "198.51.100.7, 10.9.9.9", "10.0.0.1"), "198.51.100.7", "fewer entries than hops: the leftmost");
+  assert.equal(
+    counted(3, "198.51.100.7, 10.9.9.9", "10.0.0.1"),
+    "198.51.100.7",
+    "fewer entries than hops: the leftmost",
+  );
   assert.equal(counted(1, " , ", "10.0.0.1"), "10.0.0.1", "no entry: the connection's address");
   assert.equal(counted(1, null, "[2001:db8::1]:5000"), "2001:db8::/64");
   assert.equal(counted(0, "203.0.113.1, 198.51.100.7", "10.0.0.1"), "10.0.0.1");
@@ -97,7 +101,7 @@ Deno.test("clientCounter: falling back to the unspecified connection address war
   assert.deepEqual(noProxy, [{
     warning: "intake_client_unspecified",
     message: "The public intake limit counts the connection's address :: (TRUSTED_PROXY_HOPS=0: X-Forwarded-For is " +
-      'ignored): an unspecified address, not the caller\'s, so every caller shares one limit. See docs/guide.md, ' +
+      "ignored): an unspecified address, not the caller's, so every caller shares one limit. See docs/guide.md, " +
       '"The intake guard".',
   }]);
 });
