@@ -84,6 +84,8 @@ Deno.test("clientCounter: falling back to the unspecified connection address war
   const count = clientCounter(1, (event) => warnings.push(event));
   assert.equal(count("198.51.100.7, 0.0.0.0", "0.0.0.0"), "0.0.0.0", "an entry 0.0.0.0 is no fallback");
   assert.deepEqual(warnings, []);
+  assert.equal(count(null, "::1"), "::/64", "loopback shares the unspecified address's /64 but is a caller");
+  assert.deepEqual(warnings, []);
   assert.equal(count(null, "0.0.0.0"), "0.0.0.0");
   assert.equal(count(null, "::"), "::/64");
   assert.equal(count(null, "0.0.0.0"), "0.0.0.0");

@@ -21,6 +21,17 @@ function forwardedEntry(forwardedFor: string | null, hops: number): string | nul
   return entries[Math.max(0, entries.length - hops)];
 }
 
+// The address an entry spells, without port, brackets and zone; null when it spells none.
+function parseEntry(entry: string | null): ipaddr.IPv4 | ipaddr.IPv6 | null {
+  const text = entry?.trim() ?? "";
+  if (text === "" || text.length > MAX_ENTRY_LENGTH) return null;
+  // `[v6]` or `[v6]:port`; `v4:port` (exactly one colon); a bare IPv6 has two or more colons.
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(text);
+  const unported = bracketed ? bracketed[1] : /^[^:]+:\d{1,5}$/.test(text) ? text.slice(0, text.indexOf(":")) : text;
+  const address = unported.split("%")[0];
+  return ipaddr.isValid(address) ? ipaddr.parse(address) : null;
+}
+
 /**
  * The form an address is counted in, so that every spelling of one client is one bucket: port,
  * brackets and zone dropped (`[fe80::1%eth0]:443` → `fe80::/64`), hex digits in lower case,
@@ -30,23 +41,17 @@ function forwardedEntry(forwardedFor: string | null, hops: number): string | nul
  * included, is UNKNOWN_CLIENT.
  */
 export function canonicalClient(entry: string | null): string {
-  const text = entry?.trim() ?? "";
-  if (text === "" || text.length > MAX_ENTRY_LENGTH) return UNKNOWN_CLIENT;
-  // `[v6]` or `[v6]:port`; `v4:port` (exactly one colon); a bare IPv6 has two or more colons.
-  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(text);
-  const unported = bracketed ? bracketed[1] : /^[^:]+:\d{1,5}$/.test(text) ? text.slice(0, text.indexOf(":")) : text;
-  const address = unported.split("%")[0];
-  if (!ipaddr.isValid(address)) return UNKNOWN_CLIENT;
-  const parsed = ipaddr.parse(address);
+  const parsed = parseEntry(entry);
+  if (parsed === null) return UNKNOWN_CLIENT;
   if (parsed.kind() === "ipv4") return parsed.toString();
   const v6 = parsed as ipaddr.IPv6;
   if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
   return `${new ipaddr.IPv6([...v6.parts.slice(0, 4), 0, 0, 0, 0]).toString()}/64`;
 }
 
-/** Whether a canonical client is an unspecified address (`0.0.0.0`, `::/64`): a listener's, not a caller's. */
-function isUnspecified(client: string): boolean {
-  return client === "0.0.0.0" || client === "::/64";
+/** Whether an entry is an unspecified address (`0.0.0.0`, `::`): a listener's, not a caller's. */
+function isUnspecified(entry: string | null): boolean {
+  return parseEntry(entry)?.range() === "unspecified";
 }
 
 /**
@@ -64,7 +69,7 @@ export function clientCounter(
   return (forwardedFor, remote) => {
     const forwarded = forwardedEntry(forwardedFor, hops);
     const client = canonicalClient(forwarded ?? remote);
-    if (!warned && forwarded === null && isUnspecified(client)) {
+    if (!warned && forwarded === null && isUnspecified(remote)) {
       warned = true;
       const why = hops === 0 ? "TRUSTED_PROXY_HOPS=0: X-Forwarded-For is ignored" : "no X-Forwarded-For arrived";
       warn({
