@@ -2,7 +2,9 @@
 // every npm range inside the graph would resolve afresh at each deploy. The import map pins
 // every package of the deployed graph, transitive ones included, to the version in deno.lock
 // (Deno's resolver reuses a version already required when it satisfies a dependency's range);
-// this test keeps the two from drifting apart.
+// this test keeps the two from drifting apart, and checks that the function's code imports every
+// pinned package (supabase/functions/openapi-operations/npm_pins.ts): an entry nothing imports
+// pins nothing in a graph built from index.ts.
 import assert from "node:assert/strict";
 
 interface Lock {
@@ -57,3 +59,30 @@ Deno.test("the function's import map pins every npm package of its graph to the 
   assert.ok(graph.has("tslib") && graph.has("fast-sha256"));
   assert.deepEqual(new Map([...pinned].sort()), new Map([...graph].sort()));
 });
+
+// The bare specifiers a module imports (static, side-effect and dynamic imports).
+function importsOf(source: string): string[] {
+  return [...source.matchAll(/(?:from |import |import\()"([^".][^"]*)"/g)].map((m) => m[1]);
+}
+
+Deno.test("npm_pins.ts imports every transitive package of the import map, so the deployed graph holds the pins", async () => {
+  const functions = new URL("supabase/functions/", root);
+  const pins = new URL("openapi-operations/npm_pins.ts", functions);
+  const direct = new Set<string>();
+  for await (const file of walk(functions)) {
+    if (file.href !== pins.href) importsOf(await Deno.readTextFile(file)).forEach((s) => direct.add(s));
+  }
+  const transitive = Object.keys(imports).filter((name) => !direct.has(name)).sort();
+  assert.ok(transitive.includes("iceberg-js"));
+  assert.deepEqual(importsOf(await Deno.readTextFile(pins)).sort(), transitive);
+  const entry = await Deno.readTextFile(new URL("openapi-operations/index.ts", functions));
+  assert.match(entry, /^import "\.\/npm_pins\.ts";$/m);
+});
+
+async function* walk(dir: URL): AsyncGenerator<URL> {
+  for await (const entry of Deno.readDir(dir)) {
+    const url = new URL(entry.name + (entry.isDirectory ? "/" : ""), dir);
+    if (entry.isDirectory) yield* walk(url);
+    else if (entry.name.endsWith(".ts")) yield url;
+  }
+}
