@@ -93,7 +93,7 @@ Deno.test("the reference page renders in headless Chromium from the function alo
 
     await t.step("the static file of deno task docs, opened from disk, renders every action on its own", async () => {
       const file = `${dir}/api-reference.html`;
-      await Deno.writeTextFile(file, staticDocs());
+      await Deno.writeTextFile(file, await staticDocs());
       const seen = await visit(context, `file://${file}`);
       assert.deepEqual(seen.errors, [], seen.requests.join("\n"));
       // blob: URLs are objects the page made itself (Redoc's search worker), not requests.

@@ -57,7 +57,7 @@ Deno.test("GET routes of the function (API.md §8)", async (t) => {
     const asset = await get("/docs/redoc.standalone.js");
     assert.equal(asset.status, 200);
     assert.equal(asset.headers.get("content-type"), "text/javascript; charset=utf-8");
-    assert.equal(await asset.text(), rendererScript);
+    assert.equal(await asset.text(), await rendererScript());
   });
 
   await t.step("any other GET answers 405 with the error body", async () => {

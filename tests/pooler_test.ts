@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { call, DATABASE_URL, relay, testEnv, world } from "./helpers.ts";
 import { freePort } from "../dev/cluster.ts";
-import { createPostgresDb, isTransactionPooler } from "../supabase/functions/_shared/db_postgres.ts";
+import { createPostgresDb } from "../supabase/functions/_shared/db_postgres.ts";
+import { isTransactionPooler } from "../supabase/functions/_shared/db_options.ts";
 import { createHandler } from "../supabase/functions/_shared/handler.ts";
 
 // The statement names of the Parse ('P') messages in a client's byte stream: the first message

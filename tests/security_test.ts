@@ -63,16 +63,30 @@ Deno.test("Supabase security model", async (t) => {
       }
     });
 
-    await t.step("a function created later is not executable by PUBLIC by default", async () => {
-      const name = `probe_${crypto.randomUUID().replaceAll("-", "")}`;
-      await sql.unsafe(`create function public.${name}() returns int language sql as 'select 1'`);
-      try {
-        const [row] = await sql.unsafe(`select has_function_privilege('anon', 'public.${name}()', 'execute') as anon`);
-        assert.equal(row.anon, false);
-      } finally {
-        await sql.unsafe(`drop function public.${name}()`);
-      }
-    });
+    await t.step(
+      "default privileges are scoped: functions postgres creates in other schemas keep PUBLIC's EXECUTE",
+      async () => {
+        // No project-wide entry: Postgres's own default (EXECUTE for PUBLIC) holds outside this
+        // project's schemas; inside them only the per-schema revokes from anon and authenticated.
+        const entries = await sql`
+        select pg_get_userbyid(defaclrole) as role, defaclnamespace::regnamespace::text as schema,
+          defaclobjtype as type, defaclacl::text as acl
+        from pg_default_acl where defaclnamespace = 0 or defaclnamespace not in ('public'::regnamespace, 'internal'::regnamespace)`;
+        assert.deepEqual([...entries], []);
+        const schema = `other_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+        await sql.unsafe(`create schema ${schema}`);
+        try {
+          await sql.unsafe(`create function ${schema}.probe() returns int language sql as 'select 1'`);
+          const [row] = await sql.unsafe(`select
+          has_function_privilege('anon', '${schema}.probe()', 'execute') as anon,
+          has_function_privilege('authenticated', '${schema}.probe()', 'execute') as authenticated,
+          (select proacl from pg_proc where oid = '${schema}.probe()'::regprocedure) is null as default_acl`);
+          assert.deepEqual({ ...row }, { anon: true, authenticated: true, default_acl: true });
+        } finally {
+          await sql.unsafe(`drop schema ${schema} cascade`);
+        }
+      },
+    );
 
     await t.step("anon cannot call create_purchase", async () => {
       const w = await world(sql);

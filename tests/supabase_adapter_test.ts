@@ -151,6 +151,55 @@ Deno.test("supabase-js adapter contract", async (t) => {
       assert.match(String(logged[0]), /XX000 secret internals/);
     });
 
+    await t.step(
+      "the Data API off, public not exposed or the function unknown: 503, the setting in the log",
+      async () => {
+        // PostgREST's own bodies: 406 PGRST106 when the schema is not exposed (or the Data API is
+        // off), 404 PGRST202 when its schema cache has no such function.
+        const replies: [number, Record<string, unknown>, RegExp][] = [
+          [406, {
+            code: "PGRST106",
+            details: null,
+            hint: "Only the following schemas are exposed: graphql_public",
+            message: "Invalid schema: public",
+          }, /Exposed schemas \(Dashboard: Project Settings → Data API\)/],
+          [404, {
+            code: "PGRST202",
+            details:
+              "Searched for the function public.create_purchase with parameters args, key_hash or with a single " +
+              "unnamed json/jsonb parameter, but no matches were found in the schema cache.",
+            hint: null,
+            message: "Could not find the function public.create_purchase(args, key_hash) in the schema cache",
+          }, /schema cache has no function public\.create_purchase: apply the migrations .*reload schema/],
+        ];
+        for (const [status, body, setting] of replies) {
+          const logged: string[] = [];
+          const errors: unknown[] = [];
+          const misconfigured = createHandler({
+            db: createSupabaseDb(SUPABASE_URL, SERVICE_KEY, {
+              fetch: () => Promise.resolve(Response.json(body, { status })),
+              log: (line) => logged.push(line),
+            }),
+            logError: (_id, error) => errors.push(error),
+          });
+          const reply = await call(
+            misconfigured,
+            { action: "create_purchase", lead_id: w.leadId, purchase_amount: 1 },
+            {
+              key: w.receiving.key,
+            },
+          );
+          assert.deepEqual(statusAndBody(reply), errorBody(reply, 503, "Service unavailable", "service_unavailable"));
+          assert.equal(reply.headers.get("retry-after"), "1");
+          assert.deepEqual(errors, []);
+          assert.equal(logged.length, 1);
+          const line = JSON.parse(logged[0]);
+          assert.equal(line.error, `PostgREST ${body.code} ${body.message}`);
+          assert.match(line.setting, setting);
+        }
+      },
+    );
+
     await t.step("the adapter is chosen from the environment, and neither option fails fast naming both", async () => {
       const env = (vars: Record<string, string>) => (name: string) => vars[name];
       assert.throws(

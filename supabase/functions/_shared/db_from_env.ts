@@ -1,5 +1,6 @@
 import type { Db } from "./db.ts";
-import { createPostgresDb } from "./db_postgres.ts";
+import { isEdgeRuntime, poolDefaults } from "./db_options.ts";
+import type { PostgresDbOptions } from "./db_postgres.ts";
 import { createSupabaseDb } from "./db_supabase.ts";
 
 /** Reads one environment variable. */
@@ -30,18 +31,46 @@ export function serviceKey(env: EnvReader): string | undefined {
 }
 
 /**
- * Chooses the database adapter: DATABASE_URL → postgres.js (pool size DATABASE_POOL_SIZE,
- * default 5); else SUPABASE_URL plus a service key → supabase-js. Neither → throws naming
- * both options. `fetch` replaces the global fetch of the hosted adapter (tests).
+ * The direct adapter, loaded on its first call: postgres.js is evaluated only where DATABASE_URL
+ * is set, not on every boot of a hosted worker that talks to PostgREST.
  */
-export function dbFromEnv(env: EnvReader, options: { fetch?: typeof fetch } = {}): Db {
+function lazyPostgresDb(url: string, options: PostgresDbOptions): Db {
+  let db: Promise<Db> | undefined;
+  const load = () => db ??= import("./db_postgres.ts").then((module) => module.createPostgresDb(url, options));
+  return {
+    rpc: async (fn, args) => (await load()).rpc(fn, args),
+    close: async () => {
+      if (db) await (await db).close();
+    },
+  };
+}
+
+/** What dbFromEnv needs besides the environment. */
+export interface DbFromEnvOptions {
+  /** Replaces the global fetch of the hosted adapter (tests). */
+  fetch?: typeof fetch;
+  /** Whether to size the direct pool for the Edge Runtime (db_options.ts poolDefaults); default: detected. */
+  edgeRuntime?: boolean;
+}
+
+/**
+ * Chooses the database adapter: DATABASE_URL → postgres.js (pool size DATABASE_POOL_SIZE, else
+ * poolDefaults: 2 connections closed after 10 s idle under the Edge Runtime, 5 elsewhere); else
+ * SUPABASE_URL plus a service key → supabase-js. Neither → throws naming both options.
+ */
+export function dbFromEnv(env: EnvReader, options: DbFromEnvOptions = {}): Db {
   const databaseUrl = env("DATABASE_URL");
   if (databaseUrl) {
     const poolSize = env("DATABASE_POOL_SIZE");
     if (poolSize !== undefined && !/^[1-9]\d{0,2}$/.test(poolSize)) {
       throw new Error(`DATABASE_POOL_SIZE must be an integer from 1 to 999, got ${JSON.stringify(poolSize)}`);
     }
-    return createPostgresDb(databaseUrl, { max: poolSize ? Number(poolSize) : undefined });
+    new URL(databaseUrl); // a malformed DATABASE_URL fails the start, not the first call
+    const defaults = poolDefaults(options.edgeRuntime ?? isEdgeRuntime());
+    return lazyPostgresDb(databaseUrl, {
+      max: poolSize ? Number(poolSize) : defaults.max,
+      idleTimeoutSeconds: defaults.idleTimeoutSeconds,
+    });
   }
   const supabaseUrl = env("SUPABASE_URL");
   const key = serviceKey(env);

@@ -2,6 +2,7 @@ import postgres from "postgres";
 import type { Db, RpcArgs } from "./db.ts";
 import { ApiError, fromSqlState, isUnavailableSqlState, serviceUnavailable } from "./errors.ts";
 import { Lanes } from "./lanes.ts";
+import { isTransactionPooler, sslFor } from "./db_options.ts";
 
 // postgres.js connection errors: the database is not there right now.
 const UNAVAILABLE_CODES = new Set([
@@ -23,8 +24,10 @@ function isUnavailable(code: string): boolean {
 
 /** Options of the direct adapter. */
 export interface PostgresDbOptions {
-  /** Pool size; default 5 (an edge isolate serves few requests at once; the bench raises it). */
+  /** Pool size; default 5 (db_options.ts poolDefaults: 2 under the Edge Runtime; the bench raises it). */
   max?: number;
+  /** Seconds a connection may idle before it is closed (it reconnects on its next call); default 0, never. */
+  idleTimeoutSeconds?: number;
   /**
    * Longest one call may take, waiting for a connection included, before it answers 503.
    * Default 1500 ms, so that an unreachable database is answered within 2 s of the request.
@@ -35,11 +38,6 @@ export interface PostgresDbOptions {
    * pooler (port 6543), where a prepared statement may land on another server connection.
    */
   prepare?: boolean;
-}
-
-/** Whether a connection string points at Supavisor's transaction pooler (port 6543), where prepared statements fail. */
-export function isTransactionPooler(url: string): boolean {
-  return new URL(url).port === "6543";
 }
 
 /** The statement of one call: `select public.fn(a => $1, b => $2::jsonb)::text`, so the JSON comes back as text, untouched. */
@@ -63,20 +61,24 @@ export function rpcStatement(fn: string, args: RpcArgs): string {
  * the old one is ended at once, so no hung connection is reused. While the database answers
  * others, a slow call never takes the pool down with it. Reconnects are retried within 250 ms
  * (the driver's own backoff grows to 20 s, which kept requests waiting long after the database
- * came back).
+ * came back). Supabase's hosts get TLS unless the URL sets sslmode (db_options.ts sslFor).
  */
 export function createPostgresDb(url: string, options: PostgresDbOptions = {}): Db {
   const deadlineMs = options.deadlineMs ?? 1500;
   const prepare = options.prepare ?? !isTransactionPooler(url);
+  const ssl = sslFor(url);
   const open = () =>
     postgres(url, {
       max: 1,
       prepare,
       connect_timeout: deadlineMs / 1000,
       backoff: (retries: number) => Math.min(retries * 0.05, 0.25),
-      // No idle timeout: postgres.js re-arms a Node timer after every query for it, a tenth of
-      // the server's CPU per request in the profile; an idle connection simply stays open.
-      idle_timeout: 0,
+      // By default no idle timeout: postgres.js re-arms a Node timer after every query for it, a
+      // tenth of the server's CPU per request in the profile; an idle connection stays open.
+      idle_timeout: options.idleTimeoutSeconds ?? 0,
+      ...(ssl ? { ssl } : {}),
+      // Supavisor drops startup parameters: on Supabase the login role carries the timeout
+      // (docs/operations.md, deploy step 3).
       connection: { statement_timeout: Math.round(deadlineMs * 0.8) },
       onnotice: () => {},
     });

@@ -7,6 +7,26 @@ export interface SupabaseDbOptions {
   fetch?: typeof fetch;
   /** Longest one PostgREST call may take before it answers 503; default 1500 ms (503 within 2 s). */
   deadlineMs?: number;
+  /** Receives the server-log line of a misconfigured project (PGRST106, PGRST202); default console.error. */
+  log?: (line: string) => void;
+}
+
+/**
+ * What the project's owner must change when PostgREST cannot reach the API functions at all: the
+ * Data API is off or does not expose `public` (PGRST106), or its schema cache lacks the function
+ * (PGRST202: migrations not applied, or the cache not reloaded). Every call fails the same way, so
+ * the call answers 503 (API.md §2 row 8) and the server log names the setting; null for any other code.
+ */
+export function postgrestSetting(code: string, fn: string): string | null {
+  if (code === "PGRST106") {
+    return "the Data API does not expose the schema public: enable the Data API and add public to its " +
+      "Exposed schemas (Dashboard: Project Settings → Data API), or set DATABASE_URL";
+  }
+  if (code === "PGRST202") {
+    return `the Data API's schema cache has no function public.${fn}: apply the migrations (supabase db push), ` +
+      "then reload the cache (notify pgrst, 'reload schema')";
+  }
+  return null;
 }
 
 /**
@@ -17,6 +37,7 @@ export interface SupabaseDbOptions {
 export function createSupabaseDb(url: string, serviceKey: string, options: SupabaseDbOptions = {}): Db {
   const send = options.fetch ?? fetch;
   const deadlineMs = options.deadlineMs ?? 1500;
+  const log = options.log ?? console.error;
   const client = createClient(url, serviceKey, {
     auth: { persistSession: false, autoRefreshToken: false },
     global: {
@@ -37,6 +58,11 @@ export function createSupabaseDb(url: string, serviceKey: string, options: Supab
       if (!error) return data as string;
       const apiError = fromSqlState(error.code, error.message, error.hint, error.details);
       if (apiError) throw apiError;
+      const setting = postgrestSetting(error.code, fn);
+      if (setting) {
+        log(JSON.stringify({ error: `PostgREST ${error.code} ${error.message}`, setting }));
+        throw serviceUnavailable();
+      }
       // status 0: fetch itself failed or timed out; 502-504 and PGRST000-003: PostgREST lost the
       // database; a connection, resource or timeout SQLSTATE comes back as a plain 500.
       if (status === 0 || status >= 502 || /^PGRST00[0-3]$/.test(error.code) || isUnavailableSqlState(error.code)) {

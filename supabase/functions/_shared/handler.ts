@@ -208,7 +208,7 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
       }
     }
     // API.md §8: the OpenAPI document and the reference page, before any key or database.
-    const page = req.method === "GET" ? describedPage(new URL(req.url).pathname, actions) : null;
+    const page = req.method === "GET" ? await describedPage(new URL(req.url).pathname, actions) : null;
     if (page) return new Response(page.body, { headers: { ...CORS_HEADERS, ...headers, ...page.headers } });
     if (req.method !== "POST") {
       return json(405, { error: "Method not allowed", code: "method_not_allowed", request_id: requestId }, {

@@ -2,14 +2,16 @@
 // rendering the OpenAPI document, which the page carries inline. The function serves the
 // page at …/openapi-operations/docs and Redoc's bundle at …/docs/redoc.standalone.js, so it
 // loads nothing from elsewhere; `deno task docs` writes the same page with the bundle inline,
-// one file to open or host anywhere.
-import redoc from "./redoc_standalone.js";
+// one file to open or host anywhere. The 1.1 MB bundle is imported only when a page or the
+// asset needs it, so a worker that only answers POSTs never evaluates it.
 
 /** The file name the page loads the renderer from, under …/openapi-operations/docs/. */
 export const RENDERER_FILE = "redoc.standalone.js";
 
-/** The renderer's JavaScript. */
-export const rendererScript: string = redoc;
+/** The renderer's JavaScript, loaded on first use. */
+export async function rendererScript(): Promise<string> {
+  return (await import("./redoc_standalone.js")).default;
+}
 
 // JSON inside <script> must not close it or open a comment: `<` is written as \u003c.
 function scriptJson(value: unknown): string {
@@ -43,13 +45,13 @@ const NO_CDN_LOGO = `(() => {
 /**
  * The page: with `renderer: "linked"` it loads the renderer from `docs/redoc.standalone.js`,
  * relative to …/openapi-operations/docs (so it works under any prefix the platform adds);
- * with "inline" it carries the renderer itself.
+ * with `{ inline: rendererScript() }` it carries the renderer itself.
  */
-export function docsPage(document: unknown, renderer: "linked" | "inline"): string {
+export function docsPage(document: unknown, renderer: "linked" | { inline: string }): string {
   const title = (document as { info?: { title?: string } }).info?.title ?? "API";
-  const script = renderer === "inline"
-    ? `<script>${inlineScript(rendererScript)}</script>`
-    : `<script src="docs/${RENDERER_FILE}"></script>`;
+  const script = renderer === "linked"
+    ? `<script src="docs/${RENDERER_FILE}"></script>`
+    : `<script>${inlineScript(renderer.inline)}</script>`;
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -14,7 +14,7 @@ const ROUTE = new RegExp(`/openapi-operations/(openapi\\.json|docs|docs/${RENDER
 const bodies = new WeakMap<Readonly<Record<string, Action>>, { json: string; html: string }>();
 
 /** The page of a GET to this path of the function, or null when the path is none of them. */
-export function describedPage(pathname: string, actions: Readonly<Record<string, Action>>): Page | null {
+export async function describedPage(pathname: string, actions: Readonly<Record<string, Action>>): Promise<Page | null> {
   const route = ROUTE.exec(pathname)?.[1];
   if (!route) return null;
   let built = bodies.get(actions);
@@ -31,7 +31,7 @@ export function describedPage(pathname: string, actions: Readonly<Record<string,
     };
   }
   return {
-    body: rendererScript,
+    body: await rendererScript(),
     headers: { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600" },
   };
 }

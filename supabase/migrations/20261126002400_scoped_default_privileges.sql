@@ -1,0 +1,17 @@
+-- Default privileges scoped to this project (issue 17, "Hosted defaults").
+--
+-- 20261126000100_security_baseline.sql revoked EXECUTE from PUBLIC in the global default
+-- privileges of the role that runs the migrations. On hosted Supabase that role is `postgres`,
+-- which also creates everything else in the project (the Dashboard's SQL Editor, extensions
+-- added later), so every function it created in any schema lost PUBLIC's EXECUTE. Postgres
+-- cannot narrow that revoke to a schema: a per-schema default privilege only adds to the global
+-- one ("you cannot revoke privileges per-schema if they are granted globally", ALTER DEFAULT
+-- PRIVILEGES). So the global entry is undone here, and postgres's functions elsewhere get
+-- Postgres's ordinary default again.
+--
+-- What stays scoped: in schema public, the revokes from anon and authenticated (they undo the
+-- grants Supabase adds there for new objects); schema internal has no USAGE for anyone but its
+-- owner. Each migration revokes EXECUTE from PUBLIC on every function it creates and grants it to
+-- service_role alone, as before; tests/security_test.ts fails on any function in public or
+-- internal that anon or authenticated may execute.
+alter default privileges grant execute on functions to public;
