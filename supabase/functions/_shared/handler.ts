@@ -3,7 +3,7 @@ import { hashApiKey, isWellFormedApiKey } from "./api_key.ts";
 import type { Db } from "./db.ts";
 import { clientAddress } from "./client_address.ts";
 import { ApiError } from "./errors.ts";
-import { parseExact } from "./exact_json.ts";
+import { hasDuplicateMember, isRawJson, parseExact } from "./exact_json.ts";
 import { fingerprint, isValidIdempotencyKey } from "./idempotency.ts";
 import type { ActionResult } from "./action.ts";
 import { sha256Hex } from "./hash.ts";
@@ -98,14 +98,20 @@ async function readBody(req: Request): Promise<Uint8Array> {
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
+// API.md §2 row 3: a JSON object, without a duplicated member name at any depth. Any other
+// JSON value is refused, a number kept as raw JSON (`1e400`, an object to typeof) included.
 function parseObject(bytes: Uint8Array): Record<string, unknown> {
+  let text: string;
   let body: unknown;
   try {
-    body = parseExact(UTF8.decode(bytes));
+    text = UTF8.decode(bytes);
+    body = parseExact(text);
   } catch {
     throw new ApiError(400, "invalid_json", "Invalid JSON body");
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+  if (
+    typeof body !== "object" || body === null || Array.isArray(body) || isRawJson(body) || hasDuplicateMember(text)
+  ) {
     throw new ApiError(400, "invalid_json", "Invalid JSON body");
   }
   return body as Record<string, unknown>;
