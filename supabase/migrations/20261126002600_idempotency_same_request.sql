@@ -1,3 +1,5 @@
+-- Two request checks of issue 17: idempotency (first part) and typed lead properties (last part).
+
 -- A retry is the same request when it is equal after defaults are applied (API.md §6). Set-valued
 -- fields are sorted by the server before it fingerprints a request (idempotency.ts); a default the
 -- server knows only here, create_payout's `currency` (the channel's currency), is applied below, so
@@ -80,3 +82,47 @@ end;
 $$;
 revoke execute on function public.idempotent(text, text, jsonb, text, text) from public, anon, authenticated;
 grant execute on function public.idempotent(text, text, jsonb, text, text) to service_role;
+
+-- internal.save_properties, as before (see 20261126000600_lead_actions.sql), and a value of a
+-- property of type number must be a number: a JSON number (stored as its JSON text) or a string
+-- in JSON number form (`25000`, `-1.5`, `2e3`), else 400 "Property value must be a number: <id>"
+-- for the first such definition (entries come sorted by definition). Other types take any text.
+create or replace function internal.save_properties(channel_id uuid, lead_id uuid, properties jsonb)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_bad text;
+begin
+  if properties is null or jsonb_typeof(properties) <> 'array' then
+    return;
+  end if;
+  select p ->> 'property_definitions_id' into v_bad
+  from jsonb_array_elements(properties) with ordinality as e (p, n)
+  where not exists (
+    select 1 from public.property_definitions d
+    where d.id = (p ->> 'property_definitions_id')::uuid and d.channels_id = save_properties.channel_id and d.active
+  )
+  order by n
+  limit 1;
+  if v_bad is not null then
+    perform internal.fail(400, 'property_definition_not_found',
+      'Property definition not found on this channel: ' || v_bad);
+  end if;
+  select p ->> 'property_definitions_id' into v_bad
+  from jsonb_array_elements(properties) with ordinality as e (p, n)
+  join public.property_definitions d on d.id = (p ->> 'property_definitions_id')::uuid
+  where d.type = 'number' and (p ->> 'value') !~ '^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$'
+  order by n
+  limit 1;
+  if v_bad is not null then
+    perform internal.fail(400, 'invalid_property_value', 'Property value must be a number: ' || v_bad);
+  end if;
+  insert into public.property_values (leads_id, property_definitions_id, value)
+  select save_properties.lead_id, (p ->> 'property_definitions_id')::uuid, p ->> 'value'
+  from jsonb_array_elements(properties) p
+  on conflict (leads_id, property_definitions_id) do update set value = excluded.value;
+end;
+$$;
+revoke execute on function internal.save_properties(uuid, uuid, jsonb) from public;

@@ -277,7 +277,8 @@ export function properties(name: string, max: number) {
           property_definitions_id: UUID_SCHEMA,
           value: {
             type: ["string", "number", "boolean", "object", "array"],
-            description: "Stored as text: numbers and booleans as their JSON text, objects and arrays JSON-encoded",
+            description: "Stored as text: numbers and booleans as their JSON text, objects and arrays JSON-encoded. " +
+              "A property of type number takes only a JSON number or a string in JSON number form",
           },
         },
       },
