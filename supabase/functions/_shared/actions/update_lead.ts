@@ -27,7 +27,7 @@ export const update_lead = rpcAction("update_lead", {
       description: "No fields to update: send at least one lead field or a non-empty properties array",
       anyOf: [
         ...[...LEAD_TEXT_FIELDS, "referring_employee"].map((name) => ({ required: [name] })),
-        { required: ["properties"], properties: { properties: { type: "array", minItems: 1 } } },
+        { required: ["properties"], properties: { properties: { type: "array", minItems: 1, items: {} } } },
       ],
     },
     example: {
