@@ -23,6 +23,7 @@ Deno.test("request handling (API.md §1-2)", async (t) => {
       const reply = await call(handler, null, { method: "OPTIONS" });
       assert.equal(reply.status, 204);
       assert.equal(reply.text, "");
+      assert.equal(reply.headers.get("content-type"), null);
       assert.deepEqual(corsOf(reply.headers), CORS);
       assert.match(reply.headers.get("x-request-id")!, /^[0-9a-f-]{36}$/);
     });
