@@ -142,6 +142,7 @@ Deno.test("schema and reality agree for every action (API.md §8)", async (t) =>
         for (const date of ["2025-04-01T09:30+02", "2024-02-29 23:59:59.123456789-0330", "0001-01-01T00:00Z"]) {
           await ok("create_purchase", { lead_id: w.leadId, date, purchase_amount: "0.000000000001" });
         }
+        await ok("create_purchase", { lead_id: w.leadId, purchase_amount: 1e-12 });
         await ok("create_purchase_custom", {
           lead_id: w.leadId,
           product_name: "Consulting",
@@ -346,6 +347,8 @@ Deno.test("schema and reality agree for every action (API.md §8)", async (t) =>
           { lead_id: L, date: "2025-04-01T10:00:60Z" },
           { lead_id: L, date: "2025-04-01T10:00+16" },
           { lead_id: L, purchase_amount: "1000000000000.0000000000001" },
+          { lead_id: L, purchase_amount: 1e-13 },
+          { lead_id: L, purchase_amount: 5e-324 },
           { lead_id: L, description: 5 },
           { lead_id: L, description: "x".repeat(10_001) },
           { lead_id: L, description: "a\u0000b" },

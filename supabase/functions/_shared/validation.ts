@@ -389,11 +389,17 @@ export function money(name: string) {
     if (exceedsMaxMoney(decimal)) return { error: `${name} must be at most ${MAX_MONEY}` };
     return { value: decimal };
   }, {
-    // A JSON number's decimals are not checked by the schema: a float has no exact decimal
-    // digits to count (multipleOf 1e-12 would refuse 0.1); the server checks them exactly.
+    // A JSON number's decimals are not counted by the schema: a float has no exact decimal
+    // digits to count (multipleOf 1e-12 would refuse 0.1); the server checks them exactly. What
+    // the schema can say: no number strictly between 0 and 10^-12, which all have more than 12.
     schema: {
       anyOf: [
-        { type: "number", minimum: 0, maximum: Number(MAX_MONEY) },
+        {
+          type: "number",
+          minimum: 0,
+          maximum: Number(MAX_MONEY),
+          not: { exclusiveMinimum: 0, exclusiveMaximum: 1e-12 },
+        },
         { type: "string", pattern: MONEY_STRING },
       ],
     },
