@@ -88,6 +88,56 @@ Deno.test("create_lead and lead_external", async (t) => {
     });
 
     await t.step(
+      "a number property takes a JSON number or a number string; anything else answers 400 naming it",
+      async () => {
+        const w = await world(sql);
+        await sql`update public.channels set no_auth_api = true where id = ${w.channelId}`;
+        const budget = await ops.createProperty(sql, { channel: w.channelId, name: "Budget", type: "number" });
+        const note = await ops.createProperty(sql, { channel: w.channelId, name: "Note" });
+        const counts = async () => ({
+          ...(await sql`select
+              (select count(*)::int from public.leads where channels_id = ${w.channelId}) as leads,
+              (select count(*)::int from public.events where channels_id = ${w.channelId}) as events,
+              (select string_agg(v.value, ',' order by v.value) from public.property_values v
+                join public.leads l on l.id = v.leads_id where l.channels_id = ${w.channelId}) as values`)[0],
+        });
+        const writes = (value: unknown): [string | undefined, string, Record<string, unknown>][] => {
+          const properties = [{ property_definitions_id: note.id, value: "abc" }, {
+            property_definitions_id: budget.id,
+            value,
+          }];
+          return [
+            [w.receiving.key, "create_lead", { channel_id: w.channelId, properties }],
+            [undefined, "lead_external", { channel_id: w.channelId, properties }],
+            [w.receiving.key, "update_lead", { lead_id: w.leadId, properties }],
+          ];
+        };
+        const before = await counts();
+        for (const value of ["abc", { amount: 5 }, [1], true, "", " 5", "1,5", "+5", "05", "5.", "0x10", "NaN"]) {
+          for (const [key, action, fields] of writes(value)) {
+            const reply = await act(env, key, action, fields);
+            assert.deepEqual(
+              statusAndBody(reply),
+              errorBody(reply, 400, `Property value must be a number: ${budget.id}`, "invalid_property_value"),
+              `${action} ${JSON.stringify(value)}`,
+            );
+          }
+        }
+        assert.deepEqual(await counts(), before);
+        for (const value of [25000, "25000", -1.5, "2e3", "0.000000000000000000001", 1.5e-7]) {
+          for (const [key, action, fields] of writes(value)) {
+            const reply = await act(env, key, action, fields);
+            assert.equal(reply.status, 200, `${action} ${JSON.stringify(value)}: ${reply.text}`);
+            const stored =
+              (reply.body.lead as { property_values: { property_definitions_id: string; value: string }[] })
+                .property_values.find((v) => v.property_definitions_id === budget.id)!.value;
+            assert.equal(stored, typeof value === "string" ? value : JSON.stringify(value));
+          }
+        }
+      },
+    );
+
+    await t.step(
       "a property definition that is inactive or of another channel answers 400 and writes nothing",
       async () => {
         const w = await world(sql);

@@ -73,7 +73,10 @@ Deno.test("exact money and numbers through both adapters", async (t) => {
         `${name}: numeric lead fields are stored as their JSON text; property numbers keep theirs`,
         async () => {
           const w = await world(sql);
+          // An object value goes to a text property (a number property takes only numbers).
           const [def] = await sql`insert into public.property_definitions (channels_id, name, type)
+          values (${w.channelId}, 'details', 'text') returning id`;
+          const [score] = await sql`insert into public.property_definitions (channels_id, name, type)
           values (${w.channelId}, 'score', 'number') returning id`;
           const reply = await send(
             handler,
@@ -90,11 +93,12 @@ Deno.test("exact money and numbers through both adapters", async (t) => {
           const top = await send(
             handler,
             w.receiving.key,
-            `{"action":"update_lead","lead_id":"${lead.id}","properties":[{"property_definitions_id":"${def.id}",` +
+            `{"action":"update_lead","lead_id":"${lead.id}","properties":[{"property_definitions_id":"${score.id}",` +
               `"value":1e400}]}`,
           );
           assert.equal(top.status, 200, top.text);
-          const [updated] = await sql`select value from public.property_values where leads_id = ${lead.id}`;
+          const [updated] = await sql`select value from public.property_values
+            where leads_id = ${lead.id} and property_definitions_id = ${score.id}`;
           assert.equal(updated.value, "1e400");
         },
       );

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { call, errorBody, FUNCTION_URL, statusAndBody, testEnv, world } from "./helpers.ts";
+import { call, errorBody, FUNCTION_URL, statusAndBody, testEnv, world, writtenFor } from "./helpers.ts";
 import { MAX_BODY_BYTES } from "../supabase/functions/_shared/handler.ts";
 
 const CORS = {
@@ -23,6 +23,7 @@ Deno.test("request handling (API.md §1-2)", async (t) => {
       const reply = await call(handler, null, { method: "OPTIONS" });
       assert.equal(reply.status, 204);
       assert.equal(reply.text, "");
+      assert.equal(reply.headers.get("content-type"), null);
       assert.deepEqual(corsOf(reply.headers), CORS);
       assert.match(reply.headers.get("x-request-id")!, /^[0-9a-f-]{36}$/);
     });
@@ -61,6 +62,43 @@ Deno.test("request handling (API.md §1-2)", async (t) => {
         const reply = await call(handler, null, { raw, key: w.receiving.key });
         assert.deepEqual(statusAndBody(reply), errorBody(reply, 400, "Invalid JSON body", "invalid_json"));
       }
+    });
+
+    await t.step(
+      "any JSON value but an object answers 400 Invalid JSON body, a number out of float range too",
+      async () => {
+        for (const raw of ["1e400", "-1e400", "2852199.999999999999", "true", " [1e400] "]) {
+          const reply = await call(handler, null, { raw, key: w.receiving.key });
+          assert.deepEqual(statusAndBody(reply), errorBody(reply, 400, "Invalid JSON body", "invalid_json"), raw);
+        }
+      },
+    );
+
+    await t.step("a duplicated member name at any depth answers 400 Invalid JSON body and writes nothing", async () => {
+      const [{ count: payoutsBefore }] = await sql`select count(*)::int from public.payouts`;
+      const writtenBefore = await writtenFor(sql, w.leadId);
+      const purchase = `"action":"create_purchase","lead_id":"${w.leadId}"`;
+      for (
+        const raw of [
+          `{"action":"get_channels","action":"create_payout","channel_id":"${w.channelId}"}`,
+          `{${purchase},"purchase_amount":1,"purchase_amount":1}`,
+          `{${purchase},"x":[{"a":1,"b":{"c":[],"c":{}}}]}`,
+          String.raw`{${purchase},"\u0061":1,"a":2}`,
+          String.raw`{${purchase},"a\"b":1,"a\u0022b":2}`,
+        ]
+      ) {
+        const reply = await call(handler, null, { raw, key: w.receiving.key });
+        assert.deepEqual(statusAndBody(reply), errorBody(reply, 400, "Invalid JSON body", "invalid_json"), raw);
+      }
+      assert.deepEqual([...await sql`select count(*)::int from public.payouts`], [{ count: payoutsBefore }]);
+      assert.deepEqual(await writtenFor(sql, w.leadId), writtenBefore);
+    });
+
+    await t.step("the same name in different objects, or as a value, is no duplicate", async () => {
+      const raw = String.raw`{"action":"create_purchase","lead_id":"${w.leadId}","n":{"lead_id":"lead_id",` +
+        String.raw`"a":[{"a":1},{"a":2}]},"s":"\\","a\\":1,"a\\\\":2,"a\"":3,"t":"{\"n\":1,\"n\":2}"}`;
+      const reply = await call(handler, null, { raw, key: w.receiving.key });
+      assert.equal(reply.status, 200, reply.text);
     });
 
     await t.step("a missing or unknown action answers 400, before the key is looked at", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { act, call, errorBody, ops, party, statusAndBody, testEnv, world, writtenFor } from "./helpers.ts";
+import { act, call, errorBody, ops, party, type Reply, statusAndBody, testEnv, world, writtenFor } from "./helpers.ts";
 
 Deno.test("Idempotency-Key", async (t) => {
   const env = testEnv();
@@ -64,6 +64,151 @@ Deno.test("Idempotency-Key", async (t) => {
       assert.deepEqual([again.status, again.headers.get("idempotent-replayed"), again.text], [200, "true", first.text]);
       assert.deepEqual(await writtenFor(sql, w.leadId), { purchases: 1, events: 1, reward_events: 2 });
     });
+
+    await t.step(
+      "reward_event_ids in another order, or repeated, are the same request; another set is not",
+      async () => {
+        const w = await world(sql);
+        await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "fixed", amount: "5" });
+        const ids: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const made = await act(env, w.receiving.key, "create_purchase", { lead_id: w.leadId, purchase_amount: 1 });
+          ids.push((made.body.reward_events as { id: string }[])[0].id);
+        }
+        const [a, b, c] = ids;
+        for (const action of ["approve_rewards", "reject_rewards"]) {
+          const key = `set-${action}`;
+          const send = (reward_event_ids: string[]) =>
+            call(
+              handler,
+              { action, channel_id: w.channelId, reward_event_ids, reason: "r" },
+              withKey(w.receiving.key, key),
+            );
+          const first = await send([a, b]);
+          assert.equal(first.status, 200, first.text);
+          const rows = await sql`select id, status, rejection_reason, decided_at from public.reward_events
+          where id in ${sql(ids)} order by id`;
+          for (const reordered of [[b, a], [b, a, b], [a.toUpperCase(), b]]) {
+            const again = await send(reordered);
+            assert.deepEqual(
+              [again.status, again.headers.get("idempotent-replayed"), again.text],
+              [200, "true", first.text],
+              `${action} ${reordered}`,
+            );
+          }
+          for (const other of [[a], [a, b, c]]) {
+            const refused = await send(other);
+            assert.deepEqual(
+              statusAndBody(refused),
+              errorBody(refused, 422, "Idempotency-Key reused with a different request", "idempotency_key_reused"),
+            );
+          }
+          assert.deepEqual(
+            await sql`select id, status, rejection_reason, decided_at from public.reward_events
+            where id in ${sql(ids)} order by id`,
+            rows,
+          );
+        }
+      },
+    );
+
+    await t.step("create_payout with the channel's currency written out or left out is the same request", async () => {
+      const w = await world(sql, { currency: "EUR", holdDays: 0 });
+      await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "fixed", amount: "5" });
+      const payoutsOf = async () =>
+        (await sql`select id, currency, amount::text from public.payouts where channels_id = ${w.channelId}`).map((
+          r,
+        ) => ({ ...r }));
+      const cases: [string, Record<string, unknown>, Record<string, unknown>[]][] = [
+        ["payout-default-first", {}, [{ currency: "EUR" }, { currency: null }]],
+        ["payout-explicit-first", { currency: "EUR" }, [{}, { currency: null }]],
+      ];
+      for (const [key, first, retries] of cases) {
+        await act(env, w.receiving.key, "create_purchase", { lead_id: w.leadId, purchase_amount: 1 });
+        const made = await call(
+          handler,
+          { action: "create_payout", channel_id: w.channelId, ...first },
+          withKey(w.receiving.key, key),
+        );
+        assert.equal(made.status, 200, made.text);
+        const payouts = await payoutsOf();
+        for (const retry of retries) {
+          const again = await call(
+            handler,
+            { action: "create_payout", channel_id: w.channelId, ...retry },
+            withKey(w.receiving.key, key),
+          );
+          assert.deepEqual(
+            [again.status, again.headers.get("idempotent-replayed"), again.text],
+            [200, "true", made.text],
+            JSON.stringify(retry),
+          );
+        }
+        const other = await call(
+          handler,
+          { action: "create_payout", channel_id: w.channelId, currency: "USD" },
+          withKey(w.receiving.key, key),
+        );
+        assert.deepEqual(
+          statusAndBody(other),
+          errorBody(other, 422, "Idempotency-Key reused with a different request", "idempotency_key_reused"),
+        );
+        assert.deepEqual(await payoutsOf(), payouts);
+      }
+      assert.equal((await payoutsOf()).length, 2);
+    });
+
+    await t.step(
+      "a refund's amount and a purchase's date, written out as the first answer shows them, replay",
+      async () => {
+        const w = await world(sql);
+        const refused = (reply: Reply) =>
+          assert.deepEqual(
+            statusAndBody(reply),
+            errorBody(reply, 422, "Idempotency-Key reused with a different request", "idempotency_key_reused"),
+          );
+        const replayed = (reply: Reply, first: Reply, label: string) =>
+          assert.deepEqual([reply.status, reply.headers.get("idempotent-replayed"), reply.text], [
+            200,
+            "true",
+            first.text,
+          ], label);
+        const purchaseWith = (key: string, fields: Record<string, unknown>) =>
+          call(handler, { action: "create_purchase", lead_id: w.leadId, ...fields }, withKey(w.receiving.key, key));
+        const refundWith = (key: string, fields: Record<string, unknown>) =>
+          call(handler, { action: "refund_purchase", ...fields }, withKey(w.receiving.key, key));
+
+        const bought = await purchaseWith("p-date", { purchase_amount: "100.50" });
+        assert.equal(bought.status, 200, bought.text);
+        const purchase = bought.body.purchase as { id: string; date: string };
+        for (const date of [purchase.date, purchase.date.replace("Z", "+00:00")]) {
+          replayed(await purchaseWith("p-date", { purchase_amount: 100.5, date }), bought, date);
+        }
+        refused(await purchaseWith("p-date", { purchase_amount: "100.50", date: "2025-04-01" }));
+
+        const refund = await refundWith("r-all", { purchase_id: purchase.id });
+        assert.equal(refund.status, 200, refund.text);
+        for (const amount of ["100.5", 100.5, "100.500"]) {
+          replayed(await refundWith("r-all", { purchase_id: purchase.id, amount }), refund, String(amount));
+        }
+        refused(await refundWith("r-all", { purchase_id: purchase.id, amount: "100" }));
+        refused(await refundWith("r-all", { purchase_id: purchase.id, reason: "x" }));
+        assert.deepEqual(await writtenFor(sql, w.leadId), { purchases: 1, events: 1, reward_events: 0 });
+
+        // The other way round: the first request wrote the amount out, the retry leaves it to the default.
+        const second = await act(env, w.receiving.key, "create_purchase", { lead_id: w.leadId, purchase_amount: 40 });
+        const secondId = (second.body.purchase as { id: string }).id;
+        const explicit = await refundWith("r-explicit", { purchase_id: secondId, amount: 40 });
+        assert.equal(explicit.status, 200, explicit.text);
+        replayed(await refundWith("r-explicit", { purchase_id: secondId }), explicit, "default");
+        const refunds = await sql`select purchases_id, amount::text from public.refunds
+        where purchases_id in ${sql([purchase.id, secondId])} order by refunds.amount`;
+        assert.deepEqual(refunds.map((r) => ({ ...r })), [
+          { purchases_id: secondId, amount: "40" },
+          { purchases_id: purchase.id, amount: "100.5" },
+        ]);
+      },
+    );
 
     await t.step("the same key with a different request answers 422 and writes nothing", async () => {
       const w = await world(sql);

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { actions } from "../supabase/functions/_shared/registry.ts";
 import { actionErrors, messagePattern, openApiDocument } from "../supabase/functions/_shared/openapi/document.ts";
-import { call, ops, type Reply, testEnv, world } from "./helpers.ts";
+import { call, FUNCTION_URL, ops, type Reply, testEnv, world } from "./helpers.ts";
 import { compileSchemas } from "./openapi_schemas.ts";
 
 const document = openApiDocument(actions);
@@ -53,9 +53,12 @@ Deno.test("schema and reality agree for every action (API.md §8)", async (t) =>
         `${name} request ${JSON.stringify(schemas.request(name).errors)}`,
       );
       assert.equal(schemas.request("ActionRequest")(parsed), true, `${name} request via the union`);
+      const proxy = schemas.proxyRequest(name);
+      assert.equal(proxy(parsed), true, `${name} request, formats asserted ${JSON.stringify(proxy.errors)}`);
       const key = options.key ?? (actions[name].auth ? rk : undefined);
       const reply = await call(handler, body, { key, raw: options.raw });
       assert.equal(reply.status, 200, `${name}: ${reply.text}`);
+      assert.ok(reply.headers.get("x-request-id"), "X-Request-Id is required on every answer");
       const validate = schemas.response(name);
       assert.equal(validate(reply.body), true, `${name} response ${JSON.stringify(validate.errors)}: ${reply.text}`);
       exercised.add(name);
@@ -105,6 +108,9 @@ Deno.test("schema and reality agree for every action (API.md §8)", async (t) =>
         await ok("get_lead_by_id", { lead_id: lead.toUpperCase() });
         await ok("get_lead_by_legacy_id", { legacy_id: legacyId });
         await ok("get_lead_by_legacy_id", { legacy_id: String(legacyId) });
+        await ok("get_lead_by_legacy_id", { legacy_id: `000${legacyId}` });
+        await ok("get_leads", { channel_id: w.channelId, limit: "100" });
+        await ok("get_leads", { channel_id: w.channelId, limit: "007" });
         await ok("update_lead", { lead_id: lead, phone: "+49 151 1234", notes: null, employee: null });
         await ok("update_lead", {
           lead_id: lead,
@@ -133,6 +139,10 @@ Deno.test("schema and reality agree for every action (API.md §8)", async (t) =>
           trigger_ids: [],
         });
         await ok("create_purchase", { lead_id: w.leadId, purchase_amount: null, description: null });
+        for (const date of ["2025-04-01T09:30+02", "2024-02-29 23:59:59.123456789-0330", "0001-01-01T00:00Z"]) {
+          await ok("create_purchase", { lead_id: w.leadId, date, purchase_amount: "0.000000000001" });
+        }
+        await ok("create_purchase", { lead_id: w.leadId, purchase_amount: 1e-12 });
         await ok("create_purchase_custom", {
           lead_id: w.leadId,
           product_name: "Consulting",
@@ -228,6 +238,84 @@ Deno.test("schema and reality agree for every action (API.md §8)", async (t) =>
       }
     });
 
+    await t.step("paths, methods, content types and headers: the document and the server agree", async () => {
+      const paths = document.paths as Record<string, Record<string, Answer>>;
+      const send = (path: string, method: string, body?: string, headers: Record<string, string> = {}) =>
+        handler(new Request(`${FUNCTION_URL}${path}`, { method, body, headers: { "X-Api-Key": rk, ...headers } }));
+      const channels = '{"action":"get_channels"}';
+
+      // A sub-path the document does not name is refused: 404, and no action runs.
+      const [{ n: payoutsBefore }] = await sql`select count(*)::int as n from public.payouts`;
+      for (const path of ["/create_payout", "/v1", "/openapi-operations", "/docs/x"]) {
+        assert.equal(paths[`/openapi-operations${path}`], undefined);
+        const res = await send(path, "POST", `{"action":"create_payout","channel_id":"${w.channelId}"}`);
+        assert.equal(res.status, 404, path);
+        assert.deepEqual(await res.json(), {
+          error: "Not found",
+          code: "not_found",
+          request_id: res.headers.get("x-request-id"),
+        });
+      }
+      assert.deepEqual([...await sql`select count(*)::int as n from public.payouts`], [{ n: payoutsBefore }]);
+
+      // Content types: each documented one is taken, as is none.
+      const content = paths["/openapi-operations"].post.requestBody.content as Record<string, unknown>;
+      assert.deepEqual(Object.keys(content), [
+        "application/json",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "*/*",
+      ]);
+      for (const type of [...Object.keys(content).filter((t) => t !== "*/*"), "application/octet-stream", undefined]) {
+        const res = await send("", "POST", channels, type ? { "Content-Type": type } : {});
+        assert.equal(res.status, 200, String(type));
+        assert.equal(schemas.response("get_channels")(await res.json()), true);
+      }
+
+      // OPTIONS: 204 with no body and no Content-Type, as documented.
+      const preflight = await send("", "OPTIONS");
+      assert.deepEqual([preflight.status, preflight.headers.get("content-type"), await preflight.text()], [
+        204,
+        null,
+        "",
+      ]);
+      assert.equal(paths["/openapi-operations"].options.responses[204].content, undefined);
+
+      // Other methods: 405 with the documented body and Allow header, on each path the document names.
+      const allows: [string, string, string][] = [
+        ["", "get", "POST, OPTIONS"],
+        ["", "put", "POST, OPTIONS"],
+        ["", "patch", "POST, OPTIONS"],
+        ["", "delete", "POST, OPTIONS"],
+        ["/openapi.json", "post", "GET, OPTIONS"],
+        ["/docs", "post", "GET, OPTIONS"],
+      ];
+      for (const [path, method, allow] of allows) {
+        const documented = paths[`/openapi-operations${path}`][method].responses[405];
+        assert.equal(documented.headers.Allow.schema.const, allow);
+        const res = await send(path, method.toUpperCase(), method === "get" ? undefined : channels);
+        const body = await res.json();
+        assert.deepEqual([res.status, res.headers.get("allow")], [405, allow], `${method} ${path}`);
+        assert.equal(schemas.component("Error405")(body), true, JSON.stringify(body));
+      }
+
+      // The sweep route without its secret: the documented 401.
+      const sweep = await send("/sweep-webhooks", "POST", "", { Authorization: "Bearer wrong" });
+      assert.equal(sweep.status, 401);
+      assert.equal(schemas.component("SweepError401")(await sweep.json()), true);
+      assert.ok(paths["/openapi-operations/sweep-webhooks"].post.responses[401]);
+
+      // The headers marked required are on the answers that name them.
+      const headers = (document.components as { headers: Record<string, { required: boolean }> }).headers;
+      assert.deepEqual(
+        Object.fromEntries(Object.entries(headers).map(([name, h]) => [name, h.required])),
+        { "X-Request-Id": true, "Idempotent-Replayed": false, "Retry-After": true },
+      );
+      const responses = paths["/openapi-operations"].post.responses as Record<string, { headers: Answer }>;
+      assert.ok(responses[503].headers["Retry-After"] && responses[429].headers["Retry-After"]);
+      assert.ok(Object.values(responses).every((r) => r.headers["X-Request-Id"]));
+    });
+
     await t.step("bodies the server refuses with 400, the request schema refuses too", async () => {
       const L = w.leadId;
       const C = w.channelId;
@@ -250,6 +338,17 @@ Deno.test("schema and reality agree for every action (API.md §8)", async (t) =>
           { lead_id: L, date: "April 1" },
           { lead_id: L, date: 20250401 },
           { lead_id: L, date: "2025-04-01T10:00:00+2" },
+          { lead_id: L, date: "2025-02-29" },
+          { lead_id: L, date: "2025-04-31" },
+          { lead_id: L, date: "2025-13-01" },
+          { lead_id: L, date: "0000-01-01" },
+          { lead_id: L, date: "2025-04-01T24:00" },
+          { lead_id: L, date: "2025-04-01T10:60" },
+          { lead_id: L, date: "2025-04-01T10:00:60Z" },
+          { lead_id: L, date: "2025-04-01T10:00+16" },
+          { lead_id: L, purchase_amount: "1000000000000.0000000000001" },
+          { lead_id: L, purchase_amount: 1e-13 },
+          { lead_id: L, purchase_amount: 5e-324 },
           { lead_id: L, description: 5 },
           { lead_id: L, description: "x".repeat(10_001) },
           { lead_id: L, description: "a\u0000b" },
@@ -265,11 +364,25 @@ Deno.test("schema and reality agree for every action (API.md §8)", async (t) =>
           { channel_id: C, limit: 0 },
           { channel_id: C, limit: 101 },
           { channel_id: C, limit: "abc" },
+          { channel_id: C, limit: "101" },
+          { channel_id: C, limit: "0" },
+          { channel_id: C, limit: "00000000000000001" },
+          { channel_id: C, limit: " 5" },
           { channel_id: C, limit: 1.5 },
           { channel_id: C, cursor: 5 },
         ],
         get_lead_by_id: [{}, { lead_id: 42 }],
-        get_lead_by_legacy_id: [{}, { legacy_id: 0 }, { legacy_id: "x" }, { legacy_id: -1 }, { legacy_id: 1.5 }],
+        get_lead_by_legacy_id: [
+          {},
+          { legacy_id: 0 },
+          { legacy_id: "x" },
+          { legacy_id: -1 },
+          { legacy_id: 1.5 },
+          { legacy_id: "0" },
+          { legacy_id: "9007199254740992" },
+          { legacy_id: "99999999999999999" },
+          { legacy_id: 9007199254740992 },
+        ],
         create_lead: [
           {},
           { channel_id: C, email: {} },

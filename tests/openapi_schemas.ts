@@ -19,12 +19,21 @@ export function compileSchemas(document: Record<string, unknown>) {
   // annotations in 2020-12 and every string field the server checks also has a pattern.
   const ajv = new Ajv2020({ strict: false, validateFormats: false });
   ajv.addSchema({ ...document, $id: "loose" });
+  // As a validating proxy (Prism) reads requests: formats asserted, as RFC 3339 and RFC 4122 define them.
+  const proxy = new Ajv2020({
+    strict: false,
+    formats: {
+      uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
+      "date-time": /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/,
+    },
+  });
+  proxy.addSchema({ ...document, $id: "proxy" });
   ajv.addSchema({ ...(strict(document) as Record<string, unknown>), $id: "strict" });
   const cache = new Map<string, ValidateFunction>();
   const get = (ref: string) => {
     let validate = cache.get(ref);
     if (!validate) {
-      validate = ajv.getSchema(ref);
+      validate = (ref.startsWith("proxy#") ? proxy : ajv).getSchema(ref);
       if (!validate) throw new Error(`no schema ${ref}`);
       cache.set(ref, validate);
     }
@@ -33,9 +42,13 @@ export function compileSchemas(document: Record<string, unknown>) {
   return {
     /** The request schema of an action (or "ActionRequest", the union). */
     request: (name: string) => get(`loose#/components/schemas/${name}`),
+    /** The request schema of an action with its formats asserted, as a validating proxy checks it. */
+    proxyRequest: (name: string) => get(`proxy#/components/schemas/${name}`),
     /** An action's success body, with no undocumented key allowed. */
     response: (name: string) => get(`strict#/components/schemas/${name}_response`),
     /** The error body of a status, with no undocumented key allowed. */
     error: (status: number) => get(`strict#/components/schemas/Error${status}`),
+    /** Any component schema, with no undocumented key allowed. */
+    component: (name: string) => get(`strict#/components/schemas/${name}`),
   };
 }

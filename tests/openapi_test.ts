@@ -60,8 +60,8 @@ Deno.test("GET routes of the function (API.md §8)", async (t) => {
     assert.equal(await asset.text(), await rendererScript());
   });
 
-  await t.step("any other GET answers 405 with the error body", async () => {
-    for (const path of ["", "/docs/", "/docs/other.js", "/openapi.yaml", "/sweep-webhooks", "/x/openapi.json"]) {
+  await t.step("a GET to the function or its sweep route answers 405 with the error body", async () => {
+    for (const path of ["", "/", "/sweep-webhooks"]) {
       const res = await get(path);
       assert.equal(res.status, 405, path);
       assert.equal(res.headers.get("allow"), "POST, OPTIONS");
@@ -71,6 +71,32 @@ Deno.test("GET routes of the function (API.md §8)", async (t) => {
         code: "method_not_allowed",
         request_id: res.headers.get("x-request-id"),
       });
+    }
+  });
+
+  await t.step("any other method on a GET route answers 405 with Allow: GET, OPTIONS", async () => {
+    for (const method of ["POST", "PUT", "DELETE"]) {
+      const res = await handler(
+        new Request(`${FUNCTION_URL}/openapi.json`, { method, body: '{"action":"get_channels"}' }),
+      );
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.get("allow"), "GET, OPTIONS");
+      assert.equal((await res.json()).code, "method_not_allowed");
+    }
+  });
+
+  await t.step("any other sub-path answers 404 Not found, whatever the method", async () => {
+    const paths = ["/docs/", "/docs/other.js", "/openapi.yaml", "/x/openapi.json", "/create_purchase", "/v2", "/sweep"];
+    for (const path of paths) {
+      for (const method of ["GET", "POST"]) {
+        const body = method === "POST" ? '{"action":"get_channels"}' : undefined;
+        const res = await handler(
+          new Request(`${FUNCTION_URL}${path}`, { method, body, headers: { "X-Request-Id": "nf-1" } }),
+        );
+        assert.equal(res.status, 404, `${method} ${path}`);
+        assert.equal(res.headers.get("content-type"), "application/json");
+        assert.deepEqual(await res.json(), { error: "Not found", code: "not_found", request_id: "nf-1" });
+      }
     }
   });
 

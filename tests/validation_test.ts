@@ -3,6 +3,8 @@ import { z } from "zod";
 import {
   bodyParser,
   directParser,
+  fieldDocOf,
+  integer,
   money,
   text,
   timestamp,
@@ -169,4 +171,94 @@ Deno.test("bodyParser answers exactly as zod's safeParse, for every action's bod
   // through zod; every other action, create_purchase among them, is parsed directly.
   assert.ok(directParser(createPurchaseSchema));
   assert.deepEqual(viaZodOnly, ["create_lead", "get_purchases", "lead_external", "refund_purchase", "update_lead"]);
+});
+
+// Whether a field's documented JSON Schema (its anyOf branches or itself) has a string branch whose pattern matches.
+function documentedStringMatches(schema: z.ZodTypeAny, value: string): boolean {
+  const doc = fieldDocOf(schema)!.schema;
+  const branches = (Array.isArray(doc.anyOf) ? doc.anyOf : [doc]) as { type?: unknown; pattern?: string }[];
+  return branches.some((b) =>
+    (b.type === "string" || (Array.isArray(b.type) && b.type.includes("string"))) &&
+    new RegExp(b.pattern!, "u").test(value)
+  );
+}
+
+Deno.test("documented string patterns accept exactly what the server accepts", async (t) => {
+  await t.step("timestamps: every form, every day of four years, edge times and offsets", () => {
+    const ts = timestamp("date");
+    const samples = [
+      "2025-04-01",
+      "2025-04-01T09:30",
+      "2025-04-01T09:30+02",
+      "2025-04-01 09:30:00",
+      "2025-04-01t09:30:00.1234567z",
+      "2025-04-01T09:30:00.123456789-0330",
+      "2025-04-01T09:30:00.1234567890Z",
+      "2025-04-01T24:00",
+      "2025-04-01T23:60",
+      "2025-04-01T23:59:60",
+      "2025-04-01T10:00+16",
+      "2025-04-01T10:00+15:59",
+      "2025-04-01T10:00+15:60",
+      "2025-04-01T10:00+2",
+      "0000-01-01",
+      "0001-01-01",
+      "9999-12-31",
+      "0001-01-01T00:00-01:00",
+      "10000-01-01",
+      "2025-4-01",
+      "2025-04-01T",
+      "2025-04-01T09",
+    ];
+    for (const year of ["1900", "2000", "2023", "2024", "0004", "0100", "0400"]) {
+      for (let month = 0; month <= 13; month++) {
+        for (let day = 0; day <= 32; day++) {
+          samples.push(`${year}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`);
+        }
+      }
+    }
+    for (const sample of samples) {
+      assert.equal(documentedStringMatches(ts, sample), "value" in parse(ts, sample), sample);
+    }
+    // The one thing the pattern cannot say: an offset that moves the instant out of the years 1-9999.
+    for (const sample of ["0001-01-01T00:00+01:00", "9999-12-31T23:30-01:00"]) {
+      assert.deepEqual([documentedStringMatches(ts, sample), parse(ts, sample)], [true, {
+        error: "date must be an ISO 8601 timestamp",
+      }]);
+    }
+  });
+
+  await t.step("integers as strings: limit and legacy_id, in range and out", () => {
+    for (const [min, max] of [[1, 100], [1, Number.MAX_SAFE_INTEGER], [0, 9], [1, 1], [0, 1000]]) {
+      const field = integer("n", min, max);
+      const top = BigInt(max);
+      const samples = [
+        "",
+        "0",
+        "00",
+        "1",
+        "01",
+        "9",
+        "10",
+        "99",
+        "100",
+        "101",
+        "0100",
+        "999",
+        "1000",
+        "abc",
+        "-1",
+        "1.5",
+      ];
+      for (const n of [top - 1n, top, top + 1n, top * 10n, top - top / 3n]) samples.push(String(n), `0${n}`);
+      samples.push("0".repeat(15) + "1", "0".repeat(16) + "1", "0".repeat(16), "9".repeat(16), "9".repeat(17));
+      for (const sample of samples) {
+        assert.equal(
+          documentedStringMatches(field, sample),
+          "value" in parse(field, sample),
+          `${min}-${max}: ${sample}`,
+        );
+      }
+    }
+  });
 });

@@ -51,6 +51,49 @@ export function compactJson(text: string): string {
   return from === 0 ? text : out + text.slice(from);
 }
 
+/**
+ * Whether a JSON text has an object with two members of the same name, at any depth (names
+ * compared after unescaping, so `"a"` and `"\u0061"` are the same). Parsers disagree on which
+ * one wins (JSON.parse takes the last, others the first or refuse), so a request body with one
+ * would mean different things to a proxy in front and to this server. The text must be valid
+ * JSON (parse it first): one pass over the characters, tracking only strings and brackets.
+ */
+export function hasDuplicateMember(text: string): boolean {
+  // One entry per open bracket: the names seen so far in an object, null for an array.
+  const open: (Set<string> | null)[] = [];
+  let atName = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const start = i;
+      let escaped = false;
+      for (i++; text.charCodeAt(i) !== 0x22; i++) {
+        if (text.charCodeAt(i) === 0x5c) {
+          escaped = true;
+          i++;
+        }
+      }
+      if (atName) {
+        const name = escaped ? JSON.parse(text.slice(start, i + 1)) : text.slice(start + 1, i);
+        const names = open[open.length - 1]!;
+        if (names.has(name)) return true;
+        names.add(name);
+        atName = false;
+      }
+    } else if (c === 0x7b) {
+      open.push(new Set());
+      atName = true;
+    } else if (c === 0x5b) {
+      open.push(null);
+    } else if (c === 0x7d || c === 0x5d) {
+      open.pop();
+    } else if (c === 0x2c) {
+      atName = open[open.length - 1] !== null;
+    }
+  }
+  return false;
+}
+
 /** JSON.parse, keeping every number's digits (see above). */
 export function parseExact(text: string): unknown {
   return JSON.parse(text, keepDigits);

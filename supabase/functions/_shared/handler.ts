@@ -3,14 +3,14 @@ import { hashApiKey, isWellFormedApiKey } from "./api_key.ts";
 import type { Db } from "./db.ts";
 import { clientCounter } from "./client_address.ts";
 import { ApiError } from "./errors.ts";
-import { parseExact } from "./exact_json.ts";
+import { hasDuplicateMember, isRawJson, parseExact } from "./exact_json.ts";
 import { fingerprint, isValidIdempotencyKey } from "./idempotency.ts";
 import type { ActionResult } from "./action.ts";
 import { sha256Hex } from "./hash.ts";
 import { bodyParser } from "./validation.ts";
 import type { Sweeper } from "./webhooks.ts";
 import { actions as defaultActions } from "./registry.ts";
-import { describedPage } from "./openapi/routes.ts";
+import { describedPage, describedRoute } from "./openapi/routes.ts";
 
 /** Largest accepted request body. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -51,12 +51,19 @@ export interface ConnectionInfo {
   remoteAddr?: { hostname?: string };
 }
 
+// The paths the function knows, under its base (hosted Supabase passes `/openapi-operations` or
+// `/functions/v1/openapi-operations`, as does the local server): the base itself (a trailing slash
+// allowed), where actions are posted, and its sweep route. Any other path is a GET route
+// (openapi/routes.ts) or unknown (404).
+const FUNCTION_PATH = /^(?:\/functions\/v1)?\/openapi-operations\/?$/;
+const SWEEP_PATH = /^(?:\/functions\/v1)?\/openapi-operations\/sweep-webhooks$/;
+
 function requestIdOf(req: Request): string {
   const given = req.headers.get("x-request-id");
   return given && /^[\x20-\x7e]{1,128}$/.test(given) ? given : crypto.randomUUID();
 }
 
-/** The answer for a path that is not the function (local server only), shaped like every other error. */
+/** The answer for a path the function does not know (an unknown sub-path, or outside the function on the local server), shaped like every other error. */
 export function notFound(req: Request): Response {
   const requestId = requestIdOf(req);
   return json(404, { error: "Not found", code: "not_found", request_id: requestId }, { "X-Request-Id": requestId });
@@ -100,14 +107,20 @@ async function readBody(req: Request): Promise<Uint8Array> {
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
+// API.md §2 row 3: a JSON object, without a duplicated member name at any depth. Any other
+// JSON value is refused, a number kept as raw JSON (`1e400`, an object to typeof) included.
 function parseObject(bytes: Uint8Array): Record<string, unknown> {
+  let text: string;
   let body: unknown;
   try {
-    body = parseExact(UTF8.decode(bytes));
+    text = UTF8.decode(bytes);
+    body = parseExact(text);
   } catch {
     throw new ApiError(400, "invalid_json", "Invalid JSON body");
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+  if (
+    typeof body !== "object" || body === null || Array.isArray(body) || isRawJson(body) || hasDuplicateMember(text)
+  ) {
     throw new ApiError(400, "invalid_json", "Invalid JSON body");
   }
   return body as Record<string, unknown>;
@@ -195,11 +208,21 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
     return result;
   }
 
+  function methodNotAllowed(requestId: string, headers: Record<string, string>, allow: string): Response {
+    return json(405, { error: "Method not allowed", code: "method_not_allowed", request_id: requestId }, {
+      ...headers,
+      Allow: allow,
+    });
+  }
+
   return async function handler(req: Request, info?: ConnectionInfo): Promise<Response> {
     const requestId = requestIdOf(req);
     const headers = { "X-Request-Id": requestId };
-    if (req.method === "OPTIONS") return json(204, null, headers);
-    if (req.method === "POST" && deps.sweep && new URL(req.url).pathname.endsWith("/sweep-webhooks")) {
+    // A preflight answer has no body, so no Content-Type.
+    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: { ...CORS_HEADERS, ...headers } });
+    const path = new URL(req.url).pathname;
+    if (SWEEP_PATH.test(path)) {
+      if (req.method !== "POST") return methodNotAllowed(requestId, headers, "POST, OPTIONS");
       try {
         return sweepWebhooks(req, headers);
       } catch (error) {
@@ -207,15 +230,15 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
         return json(500, { error: "Internal server error", code: "internal_error", request_id: requestId }, headers);
       }
     }
-    // API.md §8: the OpenAPI document and the reference page, before any key or database.
-    const page = req.method === "GET" ? await describedPage(new URL(req.url).pathname, actions) : null;
-    if (page) return new Response(page.body, { headers: { ...CORS_HEADERS, ...headers, ...page.headers } });
-    if (req.method !== "POST") {
-      return json(405, { error: "Method not allowed", code: "method_not_allowed", request_id: requestId }, {
-        ...headers,
-        Allow: "POST, OPTIONS",
-      });
+    if (!FUNCTION_PATH.test(path)) {
+      // API.md §8: the OpenAPI document and the reference page, before any key or database.
+      const route = describedRoute(path);
+      if (!route) return notFound(req);
+      if (req.method !== "GET") return methodNotAllowed(requestId, headers, "GET, OPTIONS");
+      const page = await describedPage(route, actions);
+      return new Response(page.body, { headers: { ...CORS_HEADERS, ...headers, ...page.headers } });
     }
+    if (req.method !== "POST") return methodNotAllowed(requestId, headers, "POST, OPTIONS");
     try {
       const { body, replayed } = await dispatch(req, info);
       return json(200, body, replayed ? { ...headers, "Idempotent-Replayed": "true" } : headers);

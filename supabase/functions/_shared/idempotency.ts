@@ -22,7 +22,23 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The request's fingerprint: SHA-256 of the action and its validated, canonicalised body. */
+// A validated field that is an array of strings is a set of UUIDs (uuidArray: deduplicated, and
+// kept in the order sent only where an answer names the first offending id), so its order does
+// not change the request (API.md §6): it is fingerprinted sorted.
+function withSetsSorted(args: Record<string, unknown>): Record<string, unknown> {
+  const sorted: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(args)) {
+    const isSet = Array.isArray(value) && value.every((item) => typeof item === "string");
+    sorted[name] = isSet ? value.toSorted() : value;
+  }
+  return sorted;
+}
+
+/**
+ * The request's fingerprint: SHA-256 of the action and its validated, canonicalised body, with
+ * set-valued fields sorted. Defaults known only to the database (create_payout's currency) are
+ * applied there: see public.idempotent.
+ */
 export function fingerprint(action: string, args: Record<string, unknown>): string {
-  return sha256Hex(canonicalJson({ action, args }));
+  return sha256Hex(canonicalJson({ action, args: withSetsSorted(args) }));
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { ErrorDoc } from "./action.ts";
 import { leadText, properties } from "./validation.ts";
 
 /** The standard fields of a lead, as create_lead, lead_external and update_lead accept them. */
@@ -37,3 +38,13 @@ export function withEmployee<T extends { employee?: unknown; referring_employee?
 export function leadSchema<E extends z.ZodRawShape>(extra: E, options: { nullable: boolean }) {
   return z.object({ ...extra, ...leadFields(options) }).transform(withEmployee);
 }
+
+/** The errors of saving `properties` (SQL internal.save_properties), as the OpenAPI document lists them. */
+export const PROPERTY_ERRORS: ErrorDoc[] = [
+  {
+    status: 400,
+    code: "property_definition_not_found",
+    message: "Property definition not found on this channel: <id>",
+  },
+  { status: 400, code: "invalid_property_value", message: "Property value must be a number: <id>" },
+];

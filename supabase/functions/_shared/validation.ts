@@ -217,7 +217,26 @@ export function leadText(name: string, options: FieldOptions = {}) {
     .describe(`Text (or a JSON number, stored as its text), at most ${MAX_TEXT_LENGTH} characters`);
 }
 
-/** An integer between min and max, from a JSON number or a string of digits. */
+// The strings of digits integer() takes for min (0 or 1) to max, as a JSON Schema pattern: at
+// most 16 characters, leading zeros allowed, the value in range (so "101" is refused for limit,
+// as the server refuses it). One alternative per count of significant digits, the longest
+// compared with max digit by digit.
+function integerStringPattern(min: number, max: number): string {
+  if (min !== 0 && min !== 1) throw new Error("integerStringPattern: min must be 0 or 1");
+  const top = String(max);
+  const alternatives = min === 0 ? ["0{1,16}"] : [];
+  for (let n = 1; n < top.length; n++) alternatives.push(`0{0,${16 - n}}[1-9][0-9]{${n - 1}}`);
+  const atMostTop: string[] = [];
+  for (let i = 0; i < top.length; i++) {
+    const low = i === 0 ? 1 : 0;
+    const digit = Number(top[i]);
+    if (digit > low) atMostTop.push(`${top.slice(0, i)}[${low}-${digit - 1}][0-9]{${top.length - i - 1}}`);
+  }
+  alternatives.push(`0{0,${16 - top.length}}(?:${[...atMostTop, top].join("|")})`);
+  return `^(?:${alternatives.join("|")})$`;
+}
+
+/** An integer between min (0 or 1) and max, from a JSON number or a string of digits. */
 export function integer(name: string, min: number, max: number, options: FieldOptions = {}) {
   const error = `${name} must be an integer between ${min} and ${max}`;
   return field(name, options, (value) => {
@@ -228,7 +247,10 @@ export function integer(name: string, min: number, max: number, options: FieldOp
     return { value: n };
   }, {
     schema: {
-      anyOf: [{ type: "integer", minimum: min, maximum: max }, { type: "string", pattern: "^[0-9]{1,16}$" }],
+      anyOf: [{ type: "integer", minimum: min, maximum: max }, {
+        type: "string",
+        pattern: integerStringPattern(min, max),
+      }],
     },
     errors: [error],
     example: min,
@@ -277,7 +299,9 @@ export function properties(name: string, max: number) {
           property_definitions_id: UUID_SCHEMA,
           value: {
             type: ["string", "number", "boolean", "object", "array"],
-            description: "Stored as text: numbers and booleans as their JSON text, objects and arrays JSON-encoded",
+            items: {},
+            description: "Stored as text: numbers and booleans as their JSON text, objects and arrays JSON-encoded. " +
+              "A property of type number takes only a JSON number or a string in JSON number form",
           },
         },
       },
@@ -365,11 +389,17 @@ export function money(name: string) {
     if (exceedsMaxMoney(decimal)) return { error: `${name} must be at most ${MAX_MONEY}` };
     return { value: decimal };
   }, {
-    // A JSON number's decimals are not checked by the schema: a float has no exact decimal
-    // digits to count (multipleOf 1e-12 would refuse 0.1); the server checks them exactly.
+    // A JSON number's decimals are not counted by the schema: a float has no exact decimal
+    // digits to count (multipleOf 1e-12 would refuse 0.1); the server checks them exactly. What
+    // the schema can say: no number strictly between 0 and 10^-12, which all have more than 12.
     schema: {
       anyOf: [
-        { type: "number", minimum: 0, maximum: Number(MAX_MONEY) },
+        {
+          type: "number",
+          minimum: 0,
+          maximum: Number(MAX_MONEY),
+          not: { exclusiveMinimum: 0, exclusiveMaximum: 1e-12 },
+        },
         { type: "string", pattern: MONEY_STRING },
       ],
     },
@@ -387,6 +417,19 @@ export function money(name: string) {
 // 7, Java 9) and offset (Z, ±hh, ±hhmm, ±hh:mm); `T`/`Z` in either case.
 const TIMESTAMP =
   /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?([Zz]|[+-](\d{2})(?::?(\d{2}))?)?)?$/;
+
+// What TIMESTAMP and the checks of timestamp() accept, as far as a JSON Schema pattern can say:
+// years 0001-9999, real months and days (February 29 only in leap years), hours 00-23, minutes
+// and seconds 00-59, offsets up to ±15:59. Only an instant pushed outside the years 1-9999 by its
+// offset (`0001-01-01T00:00+01:00`) passes the pattern and is refused by the server.
+const TIMESTAMP_PATTERN = (() => {
+  const year = "(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})";
+  const monthDay = "(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)";
+  const leapDay = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)-02-29";
+  const time = "[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{1,9})?)?" +
+    "(?:[Zz]|[+-](?:0[0-9]|1[0-5])(?::?[0-5][0-9])?)?";
+  return `^(?:${year}-${monthDay}|${leapDay})(?:${time})?$`;
+})();
 
 function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
@@ -421,9 +464,11 @@ export function timestamp(name: string) {
     const micros = digits.slice(3).replace(/0+$/, "");
     return { value: `${utc.toISOString().slice(0, 20)}${digits.slice(0, 3)}${micros}Z` };
   }, {
-    // format names the meaning (an annotation in JSON Schema 2020-12); the pattern is what the
-    // server accepts, which is wider than RFC 3339 (dates alone, hour-only offsets, no seconds).
-    schema: { type: "string", format: "date-time", pattern: TIMESTAMP.source },
+    // No `format: date-time`: the server takes the forms real clients write (API.md §4: a date
+    // alone, no seconds, hour-only offsets, a space for T), which RFC 3339's date-time refuses, and
+    // a validating proxy asserts the format. The decision: keep the server's accepted set (the
+    // seed's forms must keep working) and describe exactly it with a pattern instead.
+    schema: { type: "string", pattern: TIMESTAMP_PATTERN },
     errors: [invalid.error],
     example: "2025-04-01T00:00:00.000Z",
     note: "ISO 8601: a date, or a date-time with optional seconds, fraction and offset (Z, +02, +0200, +02:00); " +

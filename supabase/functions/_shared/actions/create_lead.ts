@@ -1,5 +1,5 @@
 import { rpcAction } from "../action.ts";
-import { leadSchema } from "../lead_fields.ts";
+import { leadSchema, PROPERTY_ERRORS } from "../lead_fields.ts";
 import { uuid } from "../validation.ts";
 import { object, ref } from "../openapi/shapes.ts";
 
@@ -12,11 +12,7 @@ export const create_lead = rpcAction("create_lead", {
   doc: {
     summary: "Creates a lead on a channel with its first status: event, new-lead rewards and webhook.",
     response: object({ lead: ref("Lead") }),
-    errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, {
-      status: 400,
-      code: "property_definition_not_found",
-      message: "Property definition not found on this channel: <id>",
-    }],
+    errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, ...PROPERTY_ERRORS],
     example: {
       channel_id: "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d",
       email: "ada@example.com",

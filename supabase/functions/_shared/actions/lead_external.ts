@@ -1,6 +1,6 @@
 import type { Action } from "../action.ts";
 import { compactJson } from "../exact_json.ts";
-import { leadSchema } from "../lead_fields.ts";
+import { leadSchema, PROPERTY_ERRORS } from "../lead_fields.ts";
 import { uuid } from "../validation.ts";
 import { object, ref } from "../openapi/shapes.ts";
 
@@ -21,11 +21,7 @@ export const lead_external: Action = {
       { status: 403, code: "public_api_disabled", message: "Public API not enabled for this channel" },
       { status: 404, code: "channel_not_found", message: "Channel not found" },
       { status: 429, code: "rate_limited", message: "Too many requests" },
-      {
-        status: 400,
-        code: "property_definition_not_found",
-        message: "Property definition not found on this channel: <id>",
-      },
+      ...PROPERTY_ERRORS,
     ],
     example: {
       channel_id: "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d",

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { rpcAction } from "../action.ts";
-import { LEAD_TEXT_FIELDS, leadSchema } from "../lead_fields.ts";
+import { LEAD_TEXT_FIELDS, leadSchema, PROPERTY_ERRORS } from "../lead_fields.ts";
 import { uuid } from "../validation.ts";
 import { object, ref } from "../openapi/shapes.ts";
 
@@ -22,16 +22,12 @@ export const update_lead = rpcAction("update_lead", {
       status: 403,
       code: "lead_not_accessible",
       message: "Lead not accessible",
-    }, {
-      status: 400,
-      code: "property_definition_not_found",
-      message: "Property definition not found on this channel: <id>",
-    }],
+    }, ...PROPERTY_ERRORS],
     rule: {
       description: "No fields to update: send at least one lead field or a non-empty properties array",
       anyOf: [
         ...[...LEAD_TEXT_FIELDS, "referring_employee"].map((name) => ({ required: [name] })),
-        { required: ["properties"], properties: { properties: { type: "array", minItems: 1 } } },
+        { required: ["properties"], properties: { properties: { type: "array", minItems: 1, items: {} } } },
       ],
     },
     example: {

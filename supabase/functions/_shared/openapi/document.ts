@@ -35,6 +35,9 @@ const IDEMPOTENCY_ERRORS: ErrorDoc[] = [
   { status: 422, code: "idempotency_key_reused", message: "Idempotency-Key reused with a different request" },
 ];
 
+const METHOD_NOT_ALLOWED: ErrorDoc = { status: 405, code: "method_not_allowed", message: "Method not allowed" };
+const SWEEP_UNAUTHORIZED: ErrorDoc = { status: 401, code: "invalid_sweep_secret", message: "Invalid sweep secret" };
+
 const STATUS_TEXT: Record<number, string> = {
   400: "Bad request",
   401: "Unauthorized",
@@ -179,7 +182,8 @@ action's own section. Unknown extra fields are ignored.
 - **Success**: 200 with the action's JSON body; clients ignore keys they do not know.
 - **Errors**: \`{"error", "code", "request_id"}\`; \`error\` is the exact string clients match on,
   checked in this order: 405 method, 413 size, 400 JSON, 400 action, 401 key, 400 fields, 403/404
-  access, 503 database (with \`Retry-After: 1\`).
+  access, 503 database (with \`Retry-After: 1\`). A path under the function that this document does
+  not name answers 404 \`not_found\`.
 - **Retries**: authenticated writes take \`Idempotency-Key\` (1-255 printable ASCII): the same key
   and request replays the stored answer with \`Idempotent-Replayed: true\` and writes nothing.
 - **Money** is a JSON number or decimal string, 0 to 10^12, stored exactly and answered with its
@@ -211,12 +215,44 @@ function buildDocument(actions: Readonly<Record<string, Action>>): JsonSchema {
       description: STATUS_TEXT[status] ?? "Error",
       headers: {
         "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" },
+        // Both always carry it: the database's 503 and the public intake's 429.
         ...(status === 503 || status === 429 ? { "Retry-After": { $ref: "#/components/headers/Retry-After" } } : {}),
       },
       content: { "application/json": { schema: { $ref: `#/components/schemas/Error${status}` } } },
     }];
   }));
   for (const status of statuses) schemas[`Error${status}`] = errorSchema(allErrors.filter((e) => e.status === status));
+  schemas.Error405 = errorSchema([METHOD_NOT_ALLOWED]);
+  schemas.SweepError401 = errorSchema([SWEEP_UNAUTHORIZED]);
+  // Any method but the path's own answers 405 with Allow naming them (the handler's check 1).
+  const notAllowed = (allow: string) => ({
+    405: {
+      description: `Method not allowed: only ${allow}`,
+      headers: {
+        "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" },
+        Allow: { required: true, description: "The methods of this path", schema: { type: "string", const: allow } },
+      },
+      content: { "application/json": { schema: { $ref: "#/components/schemas/Error405" } } },
+    },
+  });
+  const notAllowedOperations = (name: string, methods: string[], allow: string, tag = "Endpoint") =>
+    Object.fromEntries(methods.map((method) => [method, {
+      tags: [tag],
+      operationId: `${name}${method[0].toUpperCase()}${method.slice(1)}`,
+      summary: `${method.toUpperCase()}: not allowed`,
+      description: `This path answers ${allow}; every other method gets 405 \`method_not_allowed\`.`,
+      security: [],
+      responses: notAllowed(allow),
+    }]));
+  // The body is read as JSON text whatever its Content-Type, or without one (`curl -d` sends
+  // application/x-www-form-urlencoded, a browser's simple request text/plain).
+  const jsonText = {
+    schema: {
+      type: "string",
+      contentMediaType: "application/json",
+      contentSchema: { $ref: "#/components/schemas/ActionRequest" },
+    },
+  };
 
   const idempotent = names.filter((name) => actions[name].idempotent);
   const publicActions = names.filter((name) => !actions[name].auth);
@@ -280,8 +316,13 @@ function buildDocument(actions: Readonly<Record<string, Action>>): JsonSchema {
           ],
           requestBody: {
             required: true,
+            description: "The body is read as JSON whatever the Content-Type, which is not required: " +
+              "`curl -d` (application/x-www-form-urlencoded) and text/plain work as application/json does.",
             content: {
               "application/json": { schema: { $ref: "#/components/schemas/ActionRequest" }, examples },
+              "text/plain": jsonText,
+              "application/x-www-form-urlencoded": jsonText,
+              "*/*": jsonText,
             },
           },
           responses: {
@@ -301,7 +342,40 @@ function buildDocument(actions: Readonly<Record<string, Action>>): JsonSchema {
           operationId: "preflight",
           summary: "CORS preflight",
           security: [],
-          responses: { 204: { description: "CORS headers; Access-Control-Allow-Origin: *" } },
+          responses: {
+            204: {
+              description: "CORS headers (Access-Control-Allow-Origin: *); no body, no Content-Type",
+              headers: { "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" } },
+            },
+          },
+        },
+        ...notAllowedOperations("callActionWith", ["get", "put", "patch", "delete"], "POST, OPTIONS"),
+      },
+      [`${PATH}/sweep-webhooks`]: {
+        post: {
+          tags: ["Reference"],
+          operationId: "sweepWebhooks",
+          summary: "Deliver the webhooks that are due (for a scheduler)",
+          description: "Answers 202 at once and delivers due webhook deliveries after the answer. " +
+            "Needs `Authorization: Bearer <WEBHOOK_SWEEP_SECRET>`; without that secret configured it always answers 401.",
+          security: [{ SweepSecret: [] }],
+          responses: {
+            202: {
+              description: "The sweep is started",
+              headers: { "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" } },
+              content: {
+                "application/json": {
+                  schema: object({ accepted: { type: "boolean", const: true } }),
+                },
+              },
+            },
+            401: {
+              description: "Missing or wrong bearer secret, or none configured",
+              headers: { "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" } },
+              content: { "application/json": { schema: { $ref: "#/components/schemas/SweepError401" } } },
+            },
+            ...notAllowed("POST, OPTIONS"),
+          },
         },
       },
       [`${PATH}/openapi.json`]: {
@@ -309,9 +383,11 @@ function buildDocument(actions: Readonly<Record<string, Action>>): JsonSchema {
           operationId: "getOpenApi",
           ...describe("This OpenAPI document", "application/json", { type: "object" }),
         },
+        ...notAllowedOperations("getOpenApiWith", ["post", "put", "patch", "delete"], "GET, OPTIONS", "Reference"),
       },
       [`${PATH}/docs`]: {
         get: { operationId: "getDocs", ...describe("This reference page", "text/html", { type: "string" }) },
+        ...notAllowedOperations("getDocsWith", ["post", "put", "patch", "delete"], "GET, OPTIONS", "Reference"),
       },
     },
     components: {
@@ -321,6 +397,11 @@ function buildDocument(actions: Readonly<Record<string, Action>>): JsonSchema {
           in: "header",
           name: "X-Api-Key",
           description: `Your company's API key; every action but ${publicActions.join(", ")} needs it`,
+        },
+        SweepSecret: {
+          type: "http",
+          scheme: "bearer",
+          description: "The function's WEBHOOK_SWEEP_SECRET; only for the sweep route",
         },
       },
       parameters: {
@@ -341,13 +422,24 @@ function buildDocument(actions: Readonly<Record<string, Action>>): JsonSchema {
           schema: { type: "string", minLength: 1, maxLength: 128, pattern: "^[\\x20-\\x7e]+$" },
         },
       },
+      // X-Request-Id is on every answer and Retry-After on every 503 and 429 (the only answers
+      // that use it): required. Idempotent-Replayed is only on a replay, so a 200 may lack it.
       headers: {
-        "X-Request-Id": { description: "The request's id", schema: { type: "string" } },
+        "X-Request-Id": {
+          required: true,
+          description: "The request's id: yours when you sent a valid one, else a fresh UUID",
+          schema: { type: "string", minLength: 1, maxLength: 128, pattern: "^[\\x20-\\x7e]+$" },
+        },
         "Idempotent-Replayed": {
-          description: "`true` when the answer is the stored one for an Idempotency-Key",
+          required: false,
+          description: "`true` when the answer is the stored one for an Idempotency-Key; absent otherwise",
           schema: { type: "string", const: "true" },
         },
-        "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer" } },
+        "Retry-After": {
+          required: true,
+          description: "Seconds to wait before retrying",
+          schema: { type: "integer", minimum: 1 },
+        },
       },
       schemas: {
         ActionRequest: {

@@ -13,10 +13,17 @@ export interface Page {
 const ROUTE = new RegExp(`/openapi-operations/(openapi\\.json|docs|docs/${RENDERER_FILE.replaceAll(".", "\\.")})$`);
 const bodies = new WeakMap<Readonly<Record<string, Action>>, { json: string; html: string }>();
 
-/** The page of a GET to this path of the function, or null when the path is none of them. */
-export async function describedPage(pathname: string, actions: Readonly<Record<string, Action>>): Promise<Page | null> {
-  const route = ROUTE.exec(pathname)?.[1];
-  if (!route) return null;
+/** A GET route of the function: the OpenAPI document, the reference page or its renderer. */
+export type Route = "openapi.json" | "docs" | typeof RENDERER_PATH;
+const RENDERER_PATH = `docs/${RENDERER_FILE}` as const;
+
+/** The GET route a path names, or null when it names none (another method on it answers 405, not 404). */
+export function describedRoute(pathname: string): Route | null {
+  return (ROUTE.exec(pathname)?.[1] as Route | undefined) ?? null;
+}
+
+/** What a GET of a route answers. */
+export async function describedPage(route: Route, actions: Readonly<Record<string, Action>>): Promise<Page> {
   let built = bodies.get(actions);
   if (!built) {
     const document = openApiDocument(actions);
