@@ -177,9 +177,7 @@ async function check(env: TestEnv, ch: Channel) {
 
   const b = await balanceOf(env, ch);
   const d = ch.digits;
-  const owed = b
-    ? minor(b.pending, d) + minor(b.review, d) + minor(b.approved, d) + minor(b.in_payout, d)
-    : 0n;
+  const owed = b ? minor(b.pending, d) + minor(b.review, d) + minor(b.approved, d) + minor(b.in_payout, d) : 0n;
   const paid = minor(sums.paid_payouts, d);
   assert.equal(paid + owed, minor(sums.not_rejected, d), `${ch.name}: paid + owed ≠ not rejected`);
   assert.equal(b ? minor(b.paid, d) : 0n, paid, `${ch.name}: balance paid ≠ paid payouts`);
@@ -306,7 +304,9 @@ function pickStep(rng: Rng): Step {
   throw new Error("unreachable");
 }
 
-const SEEDS = Deno.env.get("MONEY_SEED") ? [Number(Deno.env.get("MONEY_SEED"))] : Array.from({ length: 12 }, (_, i) => i + 1);
+const SEEDS = Deno.env.get("MONEY_SEED")
+  ? [Number(Deno.env.get("MONEY_SEED"))]
+  : Array.from({ length: 12 }, (_, i) => i + 1);
 const STEP_COUNT = 200;
 
 async function runSeed(env: TestEnv, seed: number) {
