@@ -533,6 +533,7 @@ Deno.test("reward lifecycle, approvals, balances and payouts", async (t) => {
           [reversalOf.get(rejected.rewardId)!, -20, "rejected"],
           [decided.rewardId, 70, "approved"],
           [queued.rewardId, 50, "approved"],
+          // Its original in a pending payout: it reads the original's status and waits for that payout.
           [reversalOf.get(queued.rewardId)!, -25, "approved"],
           [paid.rewardId, 60, "paid"],
           [reversalOf.get(paid.rewardId)!, -30, "approved"],
@@ -547,20 +548,20 @@ Deno.test("reward lifecycle, approvals, balances and payouts", async (t) => {
           currency: "USD",
           pending: 5,
           review: 15,
-          approved: 215,
-          in_payout: 50,
+          approved: 240,
+          in_payout: 25,
           paid: 60,
           rejected: 20,
         }]);
-        // The approved rewards in no payout: 200 + 70 - 25 - 30.
+        // The approved rewards in no payout, but the reversal waiting on its original's payout: 200 + 70 - 30.
         const payout = await act(env, w.receiving.key, "create_payout", { channel_id: w.channelId });
         assert.equal(payout.status, 200, payout.text);
         const made = payout.body.payout as Payout;
-        assert.deepEqual([made.amount, made.reward_events_count], [215, 4]);
+        assert.deepEqual([made.amount, made.reward_events_count], [240, 3]);
         const gathered = await sql`select id from public.reward_events where payouts_id = ${made.id} order by id`;
         assert.deepEqual(
           gathered.map((r) => r.id),
-          [held.rewardId, decided.rewardId, reversalOf.get(queued.rewardId)!, reversalOf.get(paid.rewardId)!].sort(),
+          [held.rewardId, decided.rewardId, reversalOf.get(paid.rewardId)!].sort(),
         );
       },
     );
@@ -606,6 +607,210 @@ Deno.test("reward lifecycle, approvals, balances and payouts", async (t) => {
           `${payout.id},${w.channelId},${w.referring.id},"Müller, ""Partner"" & Co",USD,5.00,paid,"line1\nline2",` +
           `${paidRow.created_at},${paidRow.paid_at}\r\n`,
       );
+    });
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("a reversal waits while its original is in a pending payout (issue 17, item 1)", async (t) => {
+  const env = testEnv();
+  const { sql } = env;
+  // A channel with a fixed 100 trigger and no hold period; every call by the receiving company.
+  const setup = async () => {
+    const w = await channel(env, "100", 0);
+    const pay = async (expected: [number, number]) => {
+      const reply = await act(env, w.receiving.key, "create_payout", { channel_id: w.channelId });
+      assert.equal(reply.status, 200, reply.text);
+      const payout = reply.body.payout as Payout;
+      assert.deepEqual([payout.amount, payout.reward_events_count, payout.status], [...expected, "pending"]);
+      return payout.id;
+    };
+    const nothingToPay = async () => {
+      const reply = await act(env, w.receiving.key, "create_payout", { channel_id: w.channelId });
+      assert.deepEqual(statusAndBody(reply), errorBody(reply, 400, "Nothing to pay", "nothing_to_pay"));
+    };
+    const refund = async (purchaseId: string) => {
+      const reply = await act(env, w.receiving.key, "refund_purchase", { purchase_id: purchaseId });
+      assert.equal(reply.status, 200, reply.text);
+      return (reply.body.reward_events as Reward[])[0];
+    };
+    const end = async (action: string, payoutId: string) => {
+      const reply = await act(env, w.receiving.key, action, { payout_id: payoutId, reference: "BANK-1" });
+      assert.equal(reply.status, 200, reply.text);
+    };
+    const heldBy = async () =>
+      new Map((await sql`select id, payouts_id from public.reward_events where channels_id = ${w.channelId}`)
+        .map((r) => [r.id, r.payouts_id]));
+    const money = async () => {
+      const [b] = await balances(env, w);
+      return [b.pending, b.review, b.approved, b.in_payout, b.paid, b.rejected];
+    };
+    return { w, pay, nothingToPay, refund, end, heldBy, money };
+  };
+  try {
+    await t.step("the issue's sequence: the partner is paid the 200 it earned, the reversal is rejected", async () => {
+      const { w, pay, nothingToPay, refund, end, heldBy, money } = await setup();
+      const s1 = await reward(env, w);
+      assert.equal(await statusOf(env, w, s1.rewardId), "approved");
+      const pa = await pay([100, 1]);
+      const reversal = await refund(s1.purchaseId);
+      // The reversal reads its original's status, waits on PA and counts beside it under in_payout.
+      assert.deepEqual([reversal.amount, reversal.status, reversal.payouts_id], [-100, "approved", null]);
+      assert.deepEqual(await money(), [0, 0, 0, 0, 0, 0]);
+      const s2 = await reward(env, w);
+      const s3 = await reward(env, w);
+      assert.deepEqual(await money(), [0, 0, 200, 0, 0, 0]);
+      // PB holds S2's and S3's rewards, not the reversal.
+      const pb = await pay([200, 2]);
+      assert.deepEqual(
+        await heldBy(),
+        new Map([[s1.rewardId, pa], [reversal.id, null], [s2.rewardId, pb], [s3.rewardId, pb]]),
+      );
+      // The original cannot be rejected in PA, nor the reversal on its own.
+      const refused = await act(env, w.receiving.key, "reject_rewards", {
+        channel_id: w.channelId,
+        reward_event_ids: [s1.rewardId, reversal.id],
+        reason: "Refunded",
+      });
+      assert.deepEqual(refused.body, {
+        reward_events: [],
+        skipped: [{ id: s1.rewardId, status: "approved" }, { id: reversal.id, status: "approved" }]
+          .sort((a, b) => a.id < b.id ? -1 : 1),
+      });
+      await end("cancel_payout", pa);
+      assert.deepEqual(await money(), [0, 0, 0, 200, 0, 0]);
+      const rejected = await act(env, w.receiving.key, "reject_rewards", {
+        channel_id: w.channelId,
+        reward_event_ids: [s1.rewardId],
+        reason: "Refunded",
+      });
+      assert.deepEqual(
+        (rejected.body.reward_events as Reward[]).map((r) => [r.id, r.status, r.rejection_reason]),
+        [[s1.rewardId, "rejected", "Refunded"]],
+      );
+      assert.equal(await statusOf(env, w, reversal.id), "rejected");
+      await end("mark_payout_paid", pb);
+      // Earned 200 (S2, S3), paid 200; the rejected 100 and its reversal net to 0.
+      assert.deepEqual(await money(), [0, 0, 0, 0, 200, 0]);
+      await nothingToPay();
+      const listed = await rewards(env, w);
+      assert.deepEqual(
+        [s1.rewardId, reversal.id, s2.rewardId, s3.rewardId].map((id) => listed.get(id)!.status),
+        ["rejected", "rejected", "paid", "paid"],
+      );
+      const payouts = await sql`select id, amount::text, status from public.payouts where channels_id = ${w.channelId}
+        order by created_at, id`;
+      assert.deepEqual(payouts.map((p) => ({ ...p })), [
+        { id: pa, amount: "100.00", status: "cancelled" },
+        { id: pb, amount: "200.00", status: "paid" },
+      ]);
+      const [row] = await sql`select status, payouts_id, rejection_reason from public.reward_events
+        where id = ${reversal.id}`;
+      assert.deepEqual({ ...row }, { status: "pending", payouts_id: null, rejection_reason: null });
+    });
+
+    await t.step("its original paid: the reversal is a clawback netted against the next payout", async () => {
+      const { w, pay, nothingToPay, refund, end, heldBy, money } = await setup();
+      const s1 = await reward(env, w);
+      const pa = await pay([100, 1]);
+      await end("mark_payout_paid", pa);
+      const clawback = await refund(s1.purchaseId);
+      assert.deepEqual([clawback.amount, clawback.status], [-100, "approved"]);
+      assert.deepEqual(await money(), [0, 0, -100, 0, 100, 0]);
+      await nothingToPay();
+      const s2 = await reward(env, w);
+      const s3 = await reward(env, w);
+      const pb = await pay([100, 3]);
+      assert.deepEqual(
+        await heldBy(),
+        new Map([[s1.rewardId, pa], [clawback.id, pb], [s2.rewardId, pb], [s3.rewardId, pb]]),
+      );
+      await end("mark_payout_paid", pb);
+      assert.deepEqual(await money(), [0, 0, 0, 0, 200, 0]);
+    });
+
+    await t.step("its original's payout cancelled: gathered together with its original", async () => {
+      const { w, pay, nothingToPay, refund, end, heldBy, money } = await setup();
+      const s1 = await reward(env, w);
+      const pa = await pay([100, 1]);
+      const reversal = await refund(s1.purchaseId);
+      await nothingToPay();
+      await end("cancel_payout", pa);
+      assert.equal(await statusOf(env, w, reversal.id), "approved");
+      assert.deepEqual(await money(), [0, 0, 0, 0, 0, 0]);
+      const s2 = await reward(env, w);
+      const pb = await pay([100, 3]);
+      assert.deepEqual(
+        await heldBy(),
+        new Map([[s1.rewardId, pb], [reversal.id, pb], [s2.rewardId, pb]]),
+      );
+    });
+
+    await t.step("its original's payout paid: the waiting reversal is approved and payable next", async () => {
+      const { w, pay, nothingToPay, refund, end, heldBy, money } = await setup();
+      const s1 = await reward(env, w);
+      const pa = await pay([100, 1]);
+      const reversal = await refund(s1.purchaseId);
+      const s2 = await reward(env, w);
+      // PB pays S2 only; the reversal waits on PA.
+      const pb = await pay([100, 1]);
+      assert.deepEqual(await money(), [0, 0, 0, 100, 0, 0]);
+      await end("mark_payout_paid", pa);
+      assert.deepEqual([await statusOf(env, w, reversal.id), await statusOf(env, w, s1.rewardId)], [
+        "approved",
+        "paid",
+      ]);
+      assert.deepEqual(await money(), [0, 0, -100, 100, 100, 0]);
+      await nothingToPay();
+      const s3 = await reward(env, w);
+      const s4 = await reward(env, w);
+      const pc = await pay([100, 3]);
+      assert.deepEqual(
+        await heldBy(),
+        new Map([[s1.rewardId, pa], [reversal.id, pc], [s2.rewardId, pb], [s3.rewardId, pc], [s4.rewardId, pc]]),
+      );
+    });
+
+    await t.step("an original freed by a concurrent cancel_payout is not gathered, nor is its reversal", async () => {
+      const { w, pay, refund, end, heldBy } = await setup();
+      const s1 = await reward(env, w);
+      const pa = await pay([100, 1]);
+      const reversal = await refund(s1.purchaseId);
+      const s2 = await reward(env, w);
+      const other = await sql.reserve();
+      try {
+        // create_payout waits for S2's reward while its candidates (the reversal and S2's reward) are fixed.
+        await other`begin`;
+        await other`select 1 from public.reward_events where id = ${s2.rewardId} for update`;
+        const payout = act(env, w.receiving.key, "create_payout", { channel_id: w.channelId });
+        for (let i = 0;; i++) {
+          const [row] = await sql`select count(*)::int as n from pg_stat_activity
+            where wait_event_type = 'Lock' and query like '%create_payout%'`;
+          if (row.n > 0) break;
+          assert.ok(i < 500, "create_payout never waited for the locked reward");
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        // Meanwhile PA is cancelled: the original is free (and could be rejected next), but no candidate.
+        await end("cancel_payout", pa);
+        await other`commit`;
+        const reply = await payout;
+        assert.equal(reply.status, 200, reply.text);
+        const pb = reply.body.payout as Payout;
+        assert.deepEqual([pb.amount, pb.reward_events_count], [100, 1]);
+        assert.deepEqual(
+          await heldBy(),
+          new Map([[s1.rewardId, null], [reversal.id, null], [s2.rewardId, pb.id]]),
+        );
+      } finally {
+        other.release();
+      }
+      await act(env, w.receiving.key, "reject_rewards", {
+        channel_id: w.channelId,
+        reward_event_ids: [s1.rewardId],
+        reason: "Refunded",
+      });
+      assert.equal(await statusOf(env, w, reversal.id), "rejected");
     });
   } finally {
     await env.close();
