@@ -680,9 +680,11 @@ Deno.test("deno task start serves the function on an embedded database and print
     const json = await res.json();
     assert.equal(res.status, 200);
     assert.equal(json.purchase.purchase_amount, 12500);
-    // The printed shell variables, and the demo channel that shows the money-out lifecycle.
+    // The printed shell variables (DATA_DIR first: it is not the default .data, and `deno task admin`
+    // must open this database), and the demo channel that shows the money-out lifecycle.
     const vars = Object.fromEntries([...output.matchAll(/^export (\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
     assert.deepEqual(Object.keys(vars), [
+      "DATA_DIR",
       "API",
       "RECEIVING_KEY",
       "REFERRING_KEY",
@@ -691,7 +693,7 @@ Deno.test("deno task start serves the function on an embedded database and print
       "PRODUCT_ID",
       "PAYOUTS_CHANNEL_ID",
     ]);
-    assert.deepEqual([vars.API, vars.RECEIVING_KEY], [url, key]);
+    assert.deepEqual([vars.DATA_DIR, vars.API, vars.RECEIVING_KEY], [dataDir, url, key]);
     const rewards = await fetch(url, {
       method: "POST",
       headers: { "X-Api-Key": vars.REFERRING_KEY },
@@ -759,5 +761,92 @@ Deno.test("deno task start refuses a port in use before it starts a database", a
   } finally {
     busy.close();
     await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a fresh checkout: a quiet install, then a first start with no install noise and no DATA_DIR line", async () => {
+  // The files a clone has (no node_modules, no .data), in a folder of their own, world-traversable
+  // for the postgres user when run as root.
+  const root = await Deno.makeTempDir({ prefix: "openapi-operations-clone-" });
+  await Deno.chmod(root, 0o755);
+  const env = { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", NO_COLOR: "1" };
+  try {
+    const copy = await new Deno.Command("cp", { args: ["-r", "deno.json", "deno.lock", "dev", "supabase", root] })
+      .output();
+    assert.ok(copy.success, new TextDecoder().decode(copy.stderr));
+    await Deno.remove(join(root, "supabase", ".temp"), { recursive: true }).catch(() => {});
+    // Without --quiet: the packages are listed, but no build script is left waiting for approval.
+    const listed = await new Deno.Command(Deno.execPath(), {
+      args: ["install", "--frozen"],
+      cwd: root,
+      clearEnv: true,
+      env,
+    }).output();
+    const listedText = new TextDecoder().decode(listed.stdout) + new TextDecoder().decode(listed.stderr);
+    assert.equal(listed.code, 0, listedText);
+    assert.ok(!/approve-scripts|Ignored build scripts/.test(listedText), listedText);
+    // The README's step: quiet.
+    await Deno.remove(join(root, "node_modules"), { recursive: true });
+    const install = await new Deno.Command(Deno.execPath(), {
+      args: ["install", "--frozen", "--quiet"],
+      cwd: root,
+      clearEnv: true,
+      env,
+    }).output();
+    assert.deepEqual(
+      [install.code, new TextDecoder().decode(install.stdout), new TextDecoder().decode(install.stderr)],
+      [
+        0,
+        "",
+        "",
+      ],
+    );
+    const port = freePort();
+    // In a session of its own, so that Ctrl-C (SIGINT to the group) reaches the task and the server.
+    const child = new Deno.Command("setsid", {
+      args: [Deno.execPath(), "task", "start"],
+      cwd: root,
+      clearEnv: true,
+      env: { ...env, PORT: String(port) },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let stderr = "";
+    const drained = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (text) => void (stderr += text) }),
+    );
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let output = "";
+    try {
+      while (!/-d '.*'\n/.test(output)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`start exited before printing the curl:\n${output}\n${stderr}`);
+        output += value;
+      }
+    } finally {
+      // Ctrl-C; then both pipes are read to their end, which comes when the server has stopped.
+      Deno.kill(-child.pid, "SIGINT");
+      while (!(await reader.read()).done);
+      await drained;
+      await child.status;
+    }
+    const pidFile = await Deno.stat(join(root, ".data", "postgres", "postmaster.pid")).then(() => true, () => false);
+    assert.equal(pidFile, false, "Ctrl-C stops the embedded database");
+    const names = [...output.matchAll(/^export (\w+)=/gm)].map((m) => m[1]);
+    assert.deepEqual(names, [
+      "API",
+      "RECEIVING_KEY",
+      "REFERRING_KEY",
+      "CHANNEL_ID",
+      "LEAD_ID",
+      "PRODUCT_ID",
+      "PAYOUTS_CHANNEL_ID",
+    ]);
+    // The default .data, in the checkout; the task runner's one line is all that goes to stderr.
+    assert.ok((await Deno.stat(join(root, ".data", "demo.json"))).isFile);
+    assert.equal(stderr, "Task start deno run --allow-all dev/serve.ts\n");
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
