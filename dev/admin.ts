@@ -169,7 +169,8 @@ const COMMANDS: Record<string, Command> = {
     flags: "--channel ID --on purchase|new_lead|status_change [--status-id ID] --reward fixed|percentage " +
       "--amount N [--inactive] [--name NAME]",
     about: "Adds a reward trigger; --status-id (a status of the channel) goes with --on status_change. " +
-      "The amount is printed as exact decimal text.",
+      "A percentage is at most 100; a fixed amount is no finer than the channel currency's minor unit. " +
+      "The amount is printed as a JSON number with every digit.",
     run: (sql, f) =>
       ops.createTrigger(sql, {
         channel: required(f, "channel"),
@@ -183,7 +184,7 @@ const COMMANDS: Record<string, Command> = {
   },
   "trigger list": {
     flags: "--channel ID",
-    about: "A channel's reward triggers, oldest first, amounts as exact decimal text.",
+    about: "A channel's reward triggers, oldest first, amounts as JSON numbers with every digit.",
     run: async (sql, f) => ({ triggers: await ops.listTriggers(sql, { channel: required(f, "channel") }) }),
   },
   "lead create": {
@@ -207,11 +208,12 @@ const COMMANDS: Record<string, Command> = {
   },
   "payout list": {
     flags: "--channel ID [--csv]",
-    about: "Every payout of a channel, newest first, amounts as exact decimal text; --csv prints RFC 4180 CSV " +
-      "(CRLF line ends, header row) for a mass payment tool.",
+    about: "Every payout of a channel, newest first, amounts as JSON numbers with every digit; --csv prints " +
+      "RFC 4180 CSV (CRLF line ends, header row, text cells that could run as a spreadsheet formula prefixed " +
+      "with ') for a mass payment tool.",
     run: async (sql, f) => {
       const payouts = await ops.listPayouts(sql, { channel: required(f, "channel") });
-      return f.csv === true ? new Csv(ops.payoutsCsv(payouts)) : { payouts };
+      return f.csv === true ? new Csv(ops.payoutsCsv(payouts)) : { payouts: payouts.map(ops.withExactAmount) };
     },
   },
   "webhook list": {
@@ -270,8 +272,8 @@ function usage(): string {
     "",
     "The operator's tool, on the same database as `deno task start`: DATABASE_URL, else the embedded",
     "PostgreSQL under DATA_DIR (default .data). Prints one JSON object on stdout (payout list --csv: CSV);",
-    "ids and timestamps are strings, counts numbers, money amounts exact decimal text. Errors go to stderr",
-    "with exit code 1, usage errors with 2.",
+    "ids and timestamps are strings, counts numbers, money amounts JSON numbers with every digit (a float",
+    "reader such as jq 1.6 may round them). Errors go to stderr with exit code 1, usage errors with 2.",
     "",
     "resources and verbs:",
     ...RESOURCES.map((resource) => `  ${resource.padEnd(9)} ${verbsOf(resource).join(", ")}`),

@@ -2,8 +2,10 @@
 // Each is one statement; amounts travel as decimal strings into numeric columns.
 import type postgres from "postgres";
 import { Buffer } from "node:buffer";
+import { stringify } from "npm:csv-stringify@6.9.0/sync";
 import { hashApiKey } from "../supabase/functions/_shared/api_key.ts";
 import { webhookUrlRefusal } from "../supabase/functions/_shared/webhook_url.ts";
+import { parseExact } from "../supabase/functions/_shared/exact_json.ts";
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 type Row = Record<string, unknown>;
@@ -37,6 +39,20 @@ function requireOneOf(flag: string, value: string, allowed: readonly string[]): 
   }
 }
 
+// A name or title given but blank (empty or only white space) would list as nothing.
+function requireNotBlank(flag: string, value: string | undefined): void {
+  if (value !== undefined && value.trim() === "") throw new Error(`--${flag} must not be blank`);
+}
+
+/**
+ * A row with its money `amount` (numeric, which postgres.js reads as text) as a JSON number
+ * with every digit: `12.5` prints as 12.5, `2852199999999999.99` as that, never as a float's
+ * rounding of it.
+ */
+export function withExactAmount(row: Row): Row {
+  return { ...row, amount: parseExact(String(row.amount)) };
+}
+
 // A bigint column (legacy_id) comes back from postgres.js as a string; printed as a number.
 function withLegacyId(row: Row): Row {
   return row.legacy_id === undefined ? row : { ...row, legacy_id: Number(row.legacy_id) };
@@ -49,12 +65,14 @@ export async function listCompanies(sql: Sql): Promise<Row[]> {
 
 /** Creates a company. */
 export async function createCompany(sql: Sql, o: { name: string }): Promise<Row> {
+  requireNotBlank("name", o.name);
   const [row] = await sql`insert into public.companies (name) values (${o.name}) returning *`;
   return row;
 }
 
 /** Creates an API key; the plaintext `api_key` is returned here once and stored only as its SHA-256. */
 export async function createKey(sql: Sql, o: { company: string; name?: string }): Promise<Row> {
+  requireNotBlank("name", o.name);
   await requireCompany(sql, o.company);
   const apiKey = `sk_${Buffer.from(randomBytes(32)).toString("base64url")}`;
   const [row] = await sql`
@@ -96,6 +114,7 @@ export async function createChannel(
     webhookStatusUpdate?: string;
   } & ChannelSettings,
 ): Promise<Row> {
+  requireNotBlank("title", o.title);
   await checkChannelSettings(o);
   for (const company of [o.creator, o.referring, o.receiving, o.partner]) {
     if (company !== undefined) await requireCompany(sql, company);
@@ -190,7 +209,7 @@ const PAYOUT_COLUMNS = [
   "paid_at",
 ] as const;
 
-/** Every payout of a channel, newest first, amounts as exact decimal text. */
+/** Every payout of a channel, newest first, amounts as exact decimal text (see withExactAmount). */
 export async function listPayouts(sql: Sql, o: { channel: string }): Promise<Row[]> {
   const [channel] = await sql`select id from public.channels where id = ${o.channel}`;
   if (!channel) throw new Error(`No channel with id ${o.channel}`);
@@ -203,16 +222,23 @@ export async function listPayouts(sql: Sql, o: { channel: string }): Promise<Row
     order by p.created_at desc, p.id desc`;
 }
 
-// One RFC 4180 field: quoted when it holds a comma, a quote, CR or LF, with quotes doubled.
-function csvField(value: unknown): string {
-  const text = value === null || value === undefined ? "" : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-/** Payouts as RFC 4180 CSV with a header row and CRLF line ends, for a mass payment tool. */
+/**
+ * Payouts as RFC 4180 CSV with a header row and CRLF line ends, for a mass payment tool. A text
+ * cell that a spreadsheet would read as a formula (it starts with `=`, `+`, `-`, `@`, TAB or CR,
+ * or their full-width forms) gets a leading `'` (OWASP's CSV injection advice); a cell holding a
+ * CR or LF is quoted. Amounts are numbers, written as they are.
+ */
 export function payoutsCsv(payouts: Row[]): string {
-  return [PAYOUT_COLUMNS, ...payouts.map((p) => PAYOUT_COLUMNS.map((column) => p[column]))]
-    .map((fields) => fields.map(csvField).join(",") + "\r\n").join("");
+  return stringify(payouts, {
+    header: true,
+    columns: [...PAYOUT_COLUMNS],
+    record_delimiter: "\r\n",
+    quote_record_delimiter: true,
+    escape_formulas: true,
+    cast: {
+      string: (value, context) => context.column === "amount" ? { value, escape_formulas: false } : value,
+    },
+  });
 }
 
 /** Adds a lead status to a channel; default order is after the last one. */
@@ -222,6 +248,7 @@ export async function createStatus(sql: Sql, o: {
   order?: number;
   color?: string;
 }): Promise<Row> {
+  requireNotBlank("name", o.name);
   await requireChannel(sql, o.channel);
   const [taken] = await sql`select 1 from public.lead_status where channels_id = ${o.channel} and status = ${o.name}`;
   if (taken) throw new Error(`Channel ${o.channel} already has a status named ${JSON.stringify(o.name)}`);
@@ -249,6 +276,7 @@ export async function createProperty(sql: Sql, o: {
   name: string;
   type?: string;
 }): Promise<Row> {
+  requireNotBlank("name", o.name);
   await requireChannel(sql, o.channel);
   if (o.type !== undefined) requireOneOf("type", o.type, ["text", "number", "select"]);
   const [row] = await sql`
@@ -273,6 +301,7 @@ export async function createProduct(sql: Sql, o: {
   name: string;
   description?: string;
 }): Promise<Row> {
+  requireNotBlank("name", o.name);
   await requireCompany(sql, o.company);
   const [row] = await sql`
     insert into public.products (companies_id, name, description)
@@ -289,7 +318,33 @@ export async function listProducts(sql: Sql, o: { company: string }): Promise<Ro
     where companies_id = ${o.company} order by created_at, id`;
 }
 
-/** Adds a reward trigger to a channel; its amount is kept as exact decimal text. */
+// What a trigger's --amount may be: a plain decimal of at most 16 digits before the point and 12
+// after (what the API takes as money), a percentage at most 100, and a fixed amount no finer
+// than the channel currency's minor unit (100.5 JPY would be paid as 101).
+function checkTriggerAmount(amount: string, reward: string, currency: string, minorUnits: number): void {
+  const got = `got ${JSON.stringify(amount)}`;
+  if (!/^\d+(\.\d+)?$/.test(amount)) {
+    throw new Error(`--amount must be a non-negative decimal number such as 10 or 12.50, ${got}`);
+  }
+  const [whole, fraction = ""] = amount.split(".");
+  const digits = whole.replace(/^0+(?=\d)/, "");
+  if (digits.length > 16) throw new Error(`--amount must have at most 16 digits before the decimal point, ${got}`);
+  if (fraction.length > 12) throw new Error(`--amount must have at most 12 digits after the decimal point, ${got}`);
+  if (
+    reward === "percentage" &&
+    (digits.length > 3 || Number(digits) > 100 || (digits === "100" && /[1-9]/.test(fraction)))
+  ) {
+    throw new Error(`--amount of a percentage trigger must be at most 100, ${got}`);
+  }
+  if (reward === "fixed" && fraction.replace(/0+$/, "").length > minorUnits) {
+    throw new Error(
+      `--amount of a fixed trigger must not be finer than ${currency}'s minor unit ` +
+        `(${minorUnits} decimal place${minorUnits === 1 ? "" : "s"}), ${got}`,
+    );
+  }
+}
+
+/** Adds a reward trigger to a channel; its amount is printed as an exact JSON number. */
 export async function createTrigger(sql: Sql, o: {
   channel: string;
   on: string;
@@ -299,14 +354,14 @@ export async function createTrigger(sql: Sql, o: {
   inactive?: boolean;
   name?: string;
 }): Promise<Row> {
-  await requireChannel(sql, o.channel);
+  requireNotBlank("name", o.name);
+  const [channel] = await sql`
+    select c.currency, cur.minor_units from public.channels c join public.currencies cur on cur.code = c.currency
+    where c.id = ${o.channel}`;
+  if (!channel) throw new Error(`No channel with id ${o.channel}`);
   requireOneOf("on", o.on, ["purchase", "new_lead", "status_change"]);
   requireOneOf("reward", o.reward, ["fixed", "percentage"]);
-  if (!/^\d{1,16}(\.\d{1,12})?$/.test(o.amount)) {
-    throw new Error(
-      `--amount must be a non-negative decimal number such as 10 or 12.50, got ${JSON.stringify(o.amount)}`,
-    );
-  }
+  checkTriggerAmount(o.amount, o.reward, channel.currency, channel.minor_units);
   if ((o.on === "status_change") !== (o.statusId !== undefined)) {
     throw new Error(
       o.statusId === undefined
@@ -324,15 +379,16 @@ export async function createTrigger(sql: Sql, o: {
     values (${o.channel}, ${o.name ?? null}, ${o.on}, ${o.statusId ?? null}, ${o.reward},
       ${o.amount}::numeric, ${o.inactive ? "Inactive" : "Active"})
     returning *`;
-  return row;
+  return withExactAmount(row);
 }
 
-/** A channel's reward triggers, oldest first, amounts as exact decimal text. */
+/** A channel's reward triggers, oldest first, amounts as exact JSON numbers. */
 export async function listTriggers(sql: Sql, o: { channel: string }): Promise<Row[]> {
   await requireChannel(sql, o.channel);
-  return await sql`
+  const rows = await sql`
     select id, name, trigger, lead_status_id, reward_type, amount::text as amount, status, created_at
     from public.reward_triggers where channels_id = ${o.channel} order by created_at, id`;
+  return rows.map(withExactAmount);
 }
 
 /** Creates a lead on a channel, in the channel's first status. */

@@ -8,13 +8,13 @@
 // get_leads: a channel with 100,000 leads (two property values each); the first page and a
 // deep page (the cursor after lead 99,800).
 // webhooks: see bench_webhooks.ts (`--deliveries 5000 --batch 50`).
-// compare, scale: see bench_compare.ts (`--reference ../shared/bench --pool 5 --size 1000000`); `--pool` is the
+// compare, scale: see bench_compare.ts (`--reference dev/bench_reference --pool 5 --size 1000000`); `--pool` is the
 // server's DATABASE_POOL_SIZE, by default the adapter's own default (what a deployed function runs with).
 // instructions: see bench_instructions.ts (`--calls 200`).
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import * as ops from "./admin_ops.ts";
-import { benchCompare, benchScale } from "./bench_compare.ts";
+import { benchCompare, benchScale, REFERENCE_DIR } from "./bench_compare.ts";
 import { benchWebhooks } from "./bench_webhooks.ts";
 import { benchInstructions } from "./bench_instructions.ts";
 import { freePort } from "./cluster.ts";
@@ -29,7 +29,7 @@ const args = parseArgs({
     concurrency: { type: "string", default: "16" },
     deliveries: { type: "string", default: "5000" },
     batch: { type: "string", default: "50" },
-    reference: { type: "string", default: "../shared/bench" },
+    reference: { type: "string", default: REFERENCE_DIR },
     pool: { type: "string", default: "5" },
     size: { type: "string", default: "1000000" },
     calls: { type: "string", default: "200" },

@@ -1,7 +1,7 @@
 // `deno task bench --action compare` and `--action scale`: create_purchase measured four ways
 // in one run on one server, alternating, and reported as ratios (these machines are shared
 // and noisy: absolute numbers are not comparable between runs):
-// - reference: the deliberately plain create_purchase of ../shared/bench (REFERENCE_DIR),
+// - reference: the deliberately plain create_purchase of dev/bench_reference (REFERENCE_DIR),
 //   loaded into a database of its own on the same server, called by pgbench (prepared);
 // - sql: the project's public.create_purchase, called by pgbench (prepared) with the same
 //   shape of request (a channel with a fixed 100 and a 10 % trigger, a product, a lead);
@@ -16,6 +16,7 @@
 // and times the first and a deep page of get_purchases, get_reward_events and get_leads.
 import postgres from "postgres";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as ops from "./admin_ops.ts";
 import { freePort } from "./cluster.ts";
 import type { Database } from "./database.ts";
@@ -40,6 +41,8 @@ export interface Fixture {
 }
 
 export const REFERENCE_DB = "openapi_operations_bench_reference";
+/** The reference's schema and call (README.md there), the default of `--reference`. */
+export const REFERENCE_DIR = fileURLToPath(new URL("./bench_reference", import.meta.url));
 
 async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
@@ -58,7 +61,7 @@ function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
-// The reference schema and call of ../shared/bench, in a database of their own.
+// The reference schema and call (REFERENCE_DIR, or another folder with the same two files), in a database of their own.
 export async function loadReference(url: string, dir: string): Promise<{ url: string; script: string }> {
   const admin = postgres(url, { max: 1, onnotice: () => {} });
   await admin.unsafe(`drop database if exists ${REFERENCE_DB} with (force)`);

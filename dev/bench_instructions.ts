@@ -1,10 +1,10 @@
-// `deno task bench --action instructions [--calls 200] [--reference ../shared/bench]`: the
+// `deno task bench --action instructions [--calls 200] [--reference dev/bench_reference]`: the
 // CPU instructions one call of a SQL function costs inside PostgreSQL, counted by valgrind's
 // callgrind (apt `valgrind`). Unlike timings on these shared 2-core machines, the count is the
 // same from run to run, so a change to a migration shows what it bought to within a fraction of
 // a percent. The bench starts a throwaway embedded cluster, migrates it, loads the fixture of
 // `--action compare` (a channel with a fixed 100 and a 10 % purchase trigger, grown to 10k
-// purchases so a listing page is full) and the plain reference of ../shared/bench, stops the
+// purchases so a listing page is full) and the plain reference of dev/bench_reference, stops the
 // cluster, and runs each call in a single-user `postgres --single` under callgrind: 30 warm-up
 // calls, then `--calls` more (10 after 10 for get_balances, which reads every reward event of
 // the channel); a call costs (total − total of the warm-up alone) / calls.

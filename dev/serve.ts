@@ -2,6 +2,7 @@
 // http://127.0.0.1:${PORT:-8000}/functions/v1/openapi-operations on DATABASE_URL, or on an
 // embedded PostgreSQL 17 under DATA_DIR (default .data/) that starts and stops with it.
 import postgres from "postgres";
+import { resolve } from "node:path";
 import { openDatabase } from "./database.ts";
 import { ensureDemo } from "./demo.ts";
 import { createApp } from "../supabase/functions/_shared/app.ts";
@@ -36,14 +37,47 @@ const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (
   return notFound(req);
 });
 
+// Supabase purges expired idempotency keys with pg_cron; locally the server does it hourly.
+const purgeSql = postgres(database.url, { max: 1, onnotice: () => {} });
+async function purgeIdempotencyKeys() {
+  try {
+    await purgeSql`select internal.purge_idempotency_keys()`;
+  } catch (error) {
+    console.error(`idempotency key purge failed: ${error}`);
+  }
+}
+const purgeTimer = setInterval(purgeIdempotencyKeys, 60 * 60 * 1000);
+
+// Ctrl-C stops the server and the embedded database, also while the demo is still being set up.
+async function shutdown() {
+  clearInterval(purgeTimer);
+  clearInterval(sweepTimer);
+  await server.shutdown();
+  await purgeSql.end();
+  await app.close();
+  await database.stop();
+  Deno.exit(0);
+}
+Deno.addSignalListener("SIGINT", shutdown);
+Deno.addSignalListener("SIGTERM", shutdown);
+
 const url = `http://127.0.0.1:${port}${PATH}`;
 console.log(`openapi-operations listening on ${url}`);
 console.log(`API reference: ${url}/docs (OpenAPI document: ${url}/openapi.json)`);
 console.log(database.embedded ? `database: embedded PostgreSQL (${database.url})` : "database: DATABASE_URL");
 if (database.applied.length) console.log(`migrations applied: ${database.applied.join(", ")}`);
 
+// A word the shell takes as it is, else in single quotes.
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
 if (database.embedded) {
-  const demoFile = `${Deno.env.get("DATA_DIR") ?? ".data"}/demo.json`;
+  const dataDir = Deno.env.get("DATA_DIR") ?? ".data";
+  const demoFile = `${dataDir}/demo.json`;
+  // `deno task admin` in another shell opens DATA_DIR too: without this line it would open (and
+  // create) the default .data, not this demo's database.
+  const dataDirLine = resolve(dataDir) === resolve(".data") ? "" : `export DATA_DIR=${shellWord(resolve(dataDir))}\n`;
   const demo = await ensureDemo(database.url, demoFile);
   const body = JSON.stringify({
     action: "create_purchase",
@@ -55,7 +89,7 @@ if (database.embedded) {
   });
   // The shell variables the README's and the guide's examples use.
   console.log(`\nDemo data ready (keys in ${demoFile}). Paste these into your shell:\n
-export API=${url}
+${dataDirLine}export API=${url}
 export RECEIVING_KEY=${demo.receiving_api_key}
 export REFERRING_KEY=${demo.referring_api_key}
 export CHANNEL_ID=${demo.channel_id}
@@ -71,26 +105,4 @@ curl -X POST ${url} \\
   -d '${body}'\n`);
 }
 
-// Supabase purges expired idempotency keys with pg_cron; locally the server does it hourly.
-const purgeSql = postgres(database.url, { max: 1, onnotice: () => {} });
-async function purgeIdempotencyKeys() {
-  try {
-    await purgeSql`select internal.purge_idempotency_keys()`;
-  } catch (error) {
-    console.error(`idempotency key purge failed: ${error}`);
-  }
-}
 await purgeIdempotencyKeys();
-const purgeTimer = setInterval(purgeIdempotencyKeys, 60 * 60 * 1000);
-
-async function shutdown() {
-  clearInterval(purgeTimer);
-  clearInterval(sweepTimer);
-  await server.shutdown();
-  await purgeSql.end();
-  await app.close();
-  await database.stop();
-  Deno.exit(0);
-}
-Deno.addSignalListener("SIGINT", shutdown);
-Deno.addSignalListener("SIGTERM", shutdown);

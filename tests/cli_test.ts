@@ -65,7 +65,7 @@ Deno.test("deno task admin", async (t) => {
       assert.equal(property.type, "number");
       const product = (await admin("product", "create", "--company", company.json.id, "--name", "Plan")).json;
       assert.equal(product.companies_id, company.json.id);
-      const trigger = (await admin(
+      const created = await admin(
         "trigger",
         "create",
         "--channel",
@@ -79,8 +79,10 @@ Deno.test("deno task admin", async (t) => {
         "--amount",
         "12.50",
         "--inactive",
-      )).json;
-      assert.deepEqual([trigger.amount, trigger.status, trigger.lead_status_id], ["12.50", "Inactive", won.id]);
+      );
+      const trigger = created.json;
+      assert.deepEqual([trigger.amount, trigger.status, trigger.lead_status_id], [12.5, "Inactive", won.id]);
+      assert.ok(created.stdout.includes('\n  "amount": 12.50,\n'), created.stdout);
       const lead = (await admin("lead", "create", "--channel", channel.id, "--email", "x@example.com")).json;
       assert.deepEqual([lead.lead_status_id, lead.email], [status.id, "x@example.com"]);
 
@@ -206,8 +208,9 @@ Deno.test("deno task admin", async (t) => {
       const listed = await admin("payout", "list", "--channel", w.channelId);
       assert.equal(listed.code, 0, listed.stderr);
       assert.deepEqual(listed.json.payouts.map((p: Record<string, unknown>) => [p.payout_id, p.amount, p.status]), [
-        [payout.id, "12.50", "pending"],
+        [payout.id, 12.5, "pending"],
       ]);
+      assert.ok(listed.stdout.includes('\n      "amount": 12.50,\n'), listed.stdout);
       const csv = await admin("payout", "list", "--channel", w.channelId, "--csv");
       assert.equal(csv.code, 0, csv.stderr);
       assert.equal(
@@ -215,6 +218,119 @@ Deno.test("deno task admin", async (t) => {
         "payout_id,channel_id,beneficiary_company_id,beneficiary_name,currency,amount,status,reference,created_at,paid_at\r\n" +
           `${payout.id},${w.channelId},${w.referring.id},"Acme, ""The"" Referrer",USD,12.50,pending,,${payout.created_at},\r\n`,
       );
+    });
+
+    await t.step("payout list --csv: references and names that a spreadsheet would run get a leading '", async () => {
+      const w = await world(sql, { holdDays: 0 });
+      await ops.createTrigger(sql, { channel: w.channelId, on: "purchase", reward: "fixed", amount: "12.5" });
+      const name = '=HYPERLINK("http://evil.example","Click")';
+      await sql`update public.companies set name = ${name} where id = ${w.referring.id}`;
+      // The references the receiving company chose, each paid in a payout of its own.
+      const references = ["=cmd|' /C calc'!A0", "@SUM(1+1)", "+1+1", "-2+3", "\tTAB", "\rCR", "SEPA-1"];
+      for (const reference of references) {
+        await act(env, w.receiving.key, "create_purchase", { lead_id: w.leadId });
+        const payout = (await act(env, w.receiving.key, "create_payout", { channel_id: w.channelId })).body
+          .payout as { id: string };
+        const paid = await act(env, w.receiving.key, "mark_payout_paid", { payout_id: payout.id, reference });
+        assert.equal(paid.status, 200, paid.text);
+      }
+      const rows = await sql`select id, internal.iso_time(created_at) as created_at,
+          internal.iso_time(paid_at) as paid_at
+        from public.payouts where channels_id = ${w.channelId} order by created_at desc, id desc`;
+      const written = ["'=cmd|' /C calc'!A0", "'@SUM(1+1)", "'+1+1", "'-2+3", "'\tTAB", `"'\rCR"`, "SEPA-1"]
+        .reverse();
+      const csv = await admin("payout", "list", "--channel", w.channelId, "--csv");
+      assert.deepEqual([csv.code, csv.stderr], [0, ""]);
+      assert.equal(
+        csv.stdout,
+        "payout_id,channel_id,beneficiary_company_id,beneficiary_name,currency,amount,status,reference,created_at,paid_at\r\n" +
+          rows.map((row, i) =>
+            `${row.id},${w.channelId},${w.referring.id},"'=HYPERLINK(""http://evil.example"",""Click"")",USD,12.50,` +
+            `paid,${written[i]},${row.created_at},${row.paid_at}\r\n`
+          ).join(""),
+      );
+      // An amount is a number, never prefixed, even a negative one.
+      assert.equal(
+        ops.payoutsCsv([{ amount: "-12.50", reference: "-12.50" }]).split("\r\n")[1],
+        ",,,,,-12.50,,'-12.50,,",
+      );
+    });
+
+    await t.step("trigger create and names: clear refusals, exit 1, nothing written", async () => {
+      const company = (await admin("company", "create", "--name", "Refusals")).json;
+      const ids = ["--creator", company.id, "--referring", company.id, "--receiving", company.id];
+      const yen = (await admin("channel", "create", "--title", "Yen", ...ids, "--currency", "JPY")).json;
+      const trigger = (reward: string, amount: string, ...more: string[]) => [
+        "trigger",
+        "create",
+        "--channel",
+        yen.id,
+        "--on",
+        "purchase",
+        "--reward",
+        reward,
+        "--amount",
+        amount,
+        ...more,
+      ];
+      for (
+        const [args, message] of [
+          [
+            trigger("percentage", "100.01"),
+            'error: --amount of a percentage trigger must be at most 100, got "100.01"',
+          ],
+          [trigger("percentage", "150"), 'error: --amount of a percentage trigger must be at most 100, got "150"'],
+          [
+            trigger("fixed", "100.5"),
+            `error: --amount of a fixed trigger must not be finer than JPY's minor unit (0 decimal places), got "100.5"`,
+          ],
+          [
+            trigger("fixed", "12345678901234567"),
+            'error: --amount must have at most 16 digits before the decimal point, got "12345678901234567"',
+          ],
+          [
+            trigger("percentage", "1.0000000000001"),
+            'error: --amount must have at most 12 digits after the decimal point, got "1.0000000000001"',
+          ],
+          [
+            trigger("fixed", "1e3"),
+            'error: --amount must be a non-negative decimal number such as 10 or 12.50, got "1e3"',
+          ],
+          [trigger("fixed", "100", "--name", " "), "error: --name must not be blank"],
+          [["company", "create", "--name", "   "], "error: --name must not be blank"],
+          [["channel", "create", "--title", " ", ...ids], "error: --title must not be blank"],
+          [["key", "create", "--company", company.id, "--name", ""], "error: --name must not be blank"],
+          [["status", "create", "--channel", yen.id, "--name", "\t"], "error: --name must not be blank"],
+          [["property", "create", "--channel", yen.id, "--name", " "], "error: --name must not be blank"],
+          [["product", "create", "--company", company.id, "--name", "  "], "error: --name must not be blank"],
+        ] as const
+      ) {
+        const refused = await admin(...args);
+        assert.deepEqual([refused.code, refused.stdout, refused.stderr.trim()], [1, "", message], args.join(" "));
+      }
+      const [n] = await sql`select
+        (select count(*)::int from public.companies where name ~ '^[[:space:]]*$') as companies,
+        (select count(*)::int from public.channels where title ~ '^[[:space:]]*$') as channels,
+        (select count(*)::int from public.api_keys where companies_id = ${company.id}) as keys,
+        (select count(*)::int from public.lead_status where channels_id = ${yen.id}) as statuses,
+        (select count(*)::int from public.property_definitions where channels_id = ${yen.id}) as properties,
+        (select count(*)::int from public.products where companies_id = ${company.id}) as products,
+        (select count(*)::int from public.reward_triggers where channels_id = ${yen.id}) as triggers`;
+      assert.deepEqual({ ...n }, {
+        companies: 0,
+        channels: 0,
+        keys: 0,
+        statuses: 0,
+        properties: 0,
+        products: 0,
+        triggers: 0,
+      });
+      // At the limits: 100 %, 12.5 %, a whole yen amount (trailing zeros are no finer), printed as JSON numbers.
+      for (const [reward, amount] of [["percentage", "100"], ["percentage", "12.5"], ["fixed", "100.00"]]) {
+        const made = await admin(...trigger(reward, amount));
+        assert.equal(made.code, 0, made.stderr);
+        assert.ok(made.stdout.includes(`\n  "amount": ${amount},\n`), made.stdout);
+      }
     });
 
     await t.step("--help at every level lists the verbs and their flags on stdout, exit 0", async () => {
@@ -323,16 +439,19 @@ Deno.test("deno task admin", async (t) => {
           "--reward",
           "fixed",
           "--amount",
-          "2852199.999999999999",
+          "2852199999999999.99",
         )).json;
-        const triggers = (await admin("trigger", "list", "--channel", channel.id)).json.triggers;
+        const listed = await admin("trigger", "list", "--channel", channel.id);
+        // A float would print 2852200000000000: the amount is printed with every digit.
+        assert.ok(listed.stdout.includes('\n      "amount": 2852199999999999.99,\n'), listed.stdout);
+        const triggers = listed.json.triggers;
         assert.deepEqual(triggers, [{
           id: trigger.id,
           name: null,
           trigger: "status_change",
           lead_status_id: statuses[1].id,
           reward_type: "fixed",
-          amount: "2852199.999999999999",
+          amount: 2852199999999999.99,
           status: "Active",
           created_at: trigger.created_at,
         }]);
@@ -561,9 +680,11 @@ Deno.test("deno task start serves the function on an embedded database and print
     const json = await res.json();
     assert.equal(res.status, 200);
     assert.equal(json.purchase.purchase_amount, 12500);
-    // The printed shell variables, and the demo channel that shows the money-out lifecycle.
+    // The printed shell variables (DATA_DIR first: it is not the default .data, and `deno task admin`
+    // must open this database), and the demo channel that shows the money-out lifecycle.
     const vars = Object.fromEntries([...output.matchAll(/^export (\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
     assert.deepEqual(Object.keys(vars), [
+      "DATA_DIR",
       "API",
       "RECEIVING_KEY",
       "REFERRING_KEY",
@@ -572,7 +693,7 @@ Deno.test("deno task start serves the function on an embedded database and print
       "PRODUCT_ID",
       "PAYOUTS_CHANNEL_ID",
     ]);
-    assert.deepEqual([vars.API, vars.RECEIVING_KEY], [url, key]);
+    assert.deepEqual([vars.DATA_DIR, vars.API, vars.RECEIVING_KEY], [dataDir, url, key]);
     const rewards = await fetch(url, {
       method: "POST",
       headers: { "X-Api-Key": vars.REFERRING_KEY },
@@ -640,5 +761,92 @@ Deno.test("deno task start refuses a port in use before it starts a database", a
   } finally {
     busy.close();
     await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a fresh checkout: a quiet install, then a first start with no install noise and no DATA_DIR line", async () => {
+  // The files a clone has (no node_modules, no .data), in a folder of their own, world-traversable
+  // for the postgres user when run as root.
+  const root = await Deno.makeTempDir({ prefix: "openapi-operations-clone-" });
+  await Deno.chmod(root, 0o755);
+  const env = { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", NO_COLOR: "1" };
+  try {
+    const copy = await new Deno.Command("cp", { args: ["-r", "deno.json", "deno.lock", "dev", "supabase", root] })
+      .output();
+    assert.ok(copy.success, new TextDecoder().decode(copy.stderr));
+    await Deno.remove(join(root, "supabase", ".temp"), { recursive: true }).catch(() => {});
+    // Without --quiet: the packages are listed, but no build script is left waiting for approval.
+    const listed = await new Deno.Command(Deno.execPath(), {
+      args: ["install", "--frozen"],
+      cwd: root,
+      clearEnv: true,
+      env,
+    }).output();
+    const listedText = new TextDecoder().decode(listed.stdout) + new TextDecoder().decode(listed.stderr);
+    assert.equal(listed.code, 0, listedText);
+    assert.ok(!/approve-scripts|Ignored build scripts/.test(listedText), listedText);
+    // The README's step: quiet.
+    await Deno.remove(join(root, "node_modules"), { recursive: true });
+    const install = await new Deno.Command(Deno.execPath(), {
+      args: ["install", "--frozen", "--quiet"],
+      cwd: root,
+      clearEnv: true,
+      env,
+    }).output();
+    assert.deepEqual(
+      [install.code, new TextDecoder().decode(install.stdout), new TextDecoder().decode(install.stderr)],
+      [
+        0,
+        "",
+        "",
+      ],
+    );
+    const port = freePort();
+    // In a session of its own, so that Ctrl-C (SIGINT to the group) reaches the task and the server.
+    const child = new Deno.Command("setsid", {
+      args: [Deno.execPath(), "task", "start"],
+      cwd: root,
+      clearEnv: true,
+      env: { ...env, PORT: String(port) },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let stderr = "";
+    const drained = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (text) => void (stderr += text) }),
+    );
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let output = "";
+    try {
+      while (!/-d '.*'\n/.test(output)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`start exited before printing the curl:\n${output}\n${stderr}`);
+        output += value;
+      }
+    } finally {
+      // Ctrl-C; then both pipes are read to their end, which comes when the server has stopped.
+      Deno.kill(-child.pid, "SIGINT");
+      while (!(await reader.read()).done);
+      await drained;
+      await child.status;
+    }
+    const pidFile = await Deno.stat(join(root, ".data", "postgres", "postmaster.pid")).then(() => true, () => false);
+    assert.equal(pidFile, false, "Ctrl-C stops the embedded database");
+    const names = [...output.matchAll(/^export (\w+)=/gm)].map((m) => m[1]);
+    assert.deepEqual(names, [
+      "API",
+      "RECEIVING_KEY",
+      "REFERRING_KEY",
+      "CHANNEL_ID",
+      "LEAD_ID",
+      "PRODUCT_ID",
+      "PAYOUTS_CHANNEL_ID",
+    ]);
+    // The default .data, in the checkout; the task runner's one line is all that goes to stderr.
+    assert.ok((await Deno.stat(join(root, ".data", "demo.json"))).isFile);
+    assert.equal(stderr, "Task start deno run --allow-all dev/serve.ts\n");
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -1,0 +1,1 @@
+select create_purchase(sha256(convert_to('bench-reference-key', 'UTF8')), '{"lead_id": "00000000-0000-4000-8000-0000000000d1", "product_id": "00000000-0000-4000-8000-0000000000e1", "purchase_amount": 12500, "date": "2025-04-01T00:00:00.000Z", "description": "Annual subscription"}'::jsonb);
