@@ -35,14 +35,16 @@ function lockEntry(dependency: string): string {
 Deno.test("the function's import map pins every npm package of its graph to the version in deno.lock", () => {
   const pinned = new Map<string, string>();
   for (const [key, target] of Object.entries(imports)) {
-    const match = /^npm:(@?[^@]+)@(\d+\.\d+\.\d+[^\s]*)$/.exec(target);
+    // A key is the package's name, or the name and a subpath of it (`zod/v4`).
+    const match = /^npm:(@?[^@]+)@(\d+\.\d+\.\d+[^\s/]*)(\/[^\s]*)?$/.exec(target);
     assert.ok(match, `${key}: ${target} is not an exact npm version`);
-    assert.equal(key, match[1], `${key} maps to another package`);
+    assert.equal(key, match[1] + (match[3] ?? ""), `${key} maps to another package`);
     pinned.set(match[1], match[2]);
   }
   // From the import map's own entries (as deno.lock resolved them) through their dependencies.
   const graph = new Map<string, string>();
-  const queue = Object.values(imports).filter((target) => lock.specifiers[target]).map((target) => {
+  const packages = Object.values(imports).map((target) => target.replace(/^(npm:@?[^@]+@[^/]+)\/.*$/, "$1"));
+  const queue = packages.filter((target) => lock.specifiers[target]).map((target) => {
     const [name] = nameAndVersion(target.slice(4));
     return `${name}@${lock.specifiers[target]}`;
   });

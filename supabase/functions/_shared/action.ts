@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type { z } from "zod/v4";
 import { type Db, rpcValue } from "./db.ts";
 import { compactJson } from "./exact_json.ts";
 import type { Idempotency } from "./idempotency.ts";
@@ -25,7 +25,7 @@ export interface Action {
   idempotent: boolean;
   /** Whether a success may have queued webhook deliveries, to be delivered after the response. */
   queuesWebhooks?: boolean;
-  schema: z.ZodType<Record<string, unknown>, z.ZodTypeDef, unknown>;
+  schema: z.ZodType<Record<string, unknown>>;
   run(ctx: ActionContext): Promise<ActionResult>;
   /** What the OpenAPI document adds to what it reads from the schema; an action without it still appears there. */
   doc?: ActionDoc;

@@ -7,7 +7,6 @@ import { hasDuplicateMember, isRawJson, parseExact } from "./exact_json.ts";
 import { fingerprint, isValidIdempotencyKey } from "./idempotency.ts";
 import type { ActionResult } from "./action.ts";
 import { sha256Hex } from "./hash.ts";
-import { bodyParser } from "./validation.ts";
 import type { Sweeper } from "./webhooks.ts";
 import { actions as defaultActions } from "./registry.ts";
 import { describedPage, describedRoute } from "./openapi/routes.ts";
@@ -194,9 +193,9 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
     if (idempotencyKey !== null && !isValidIdempotencyKey(idempotencyKey)) {
       return await failAfterAuth(keyHash, new ApiError(400, "invalid_request", "Invalid Idempotency-Key"));
     }
-    const parsed = bodyParser(action.schema)(body);
-    if ("error" in parsed) {
-      return await failAfterAuth(keyHash, new ApiError(400, "invalid_request", parsed.error));
+    const parsed = action.schema.safeParse(body);
+    if (!parsed.success) {
+      return await failAfterAuth(keyHash, new ApiError(400, "invalid_request", parsed.error.issues[0].message));
     }
     const args = parsed.data;
     const idempotency = idempotencyKey

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 import { isRawJson } from "./exact_json.ts";
 
 /** Longest accepted text field, in characters. */
@@ -12,37 +12,19 @@ type Check<T> = (value: unknown) => { value: T } | { error: string };
 export type JsonSchema = { [keyword: string]: unknown };
 
 /**
- * What the OpenAPI document says about one field: its JSON Schema (type, format, limits; null
- * allowed unless required), whether it is required, the exact 400 messages its validation can
- * answer (`<i>` stands for an array index) and a sample value.
+ * What the OpenAPI document says about one field beyond its JSON Schema (which rides in the
+ * field's zod metadata, so z.toJSONSchema writes it): the exact 400 messages its validation can
+ * answer (`<i>` stands for an array index), a sample value, and how the server reads the value
+ * beyond what the schema says, added to the field's description.
  */
-export interface FieldDoc {
-  schema: JsonSchema;
-  required: boolean;
+export type FieldDoc = {
   errors: string[];
   example?: unknown;
-  /** How the server reads the value beyond what the schema says, added to the field's description. */
   note?: string;
-}
+};
 
-// Why zod 3 plus a JSON Schema per field, not zod 4's z.toJSONSchema: each field is a transform
-// (the exact money, date and set normalisation), which no generator can read, so the schema
-// would have to be given by hand in either case; keeping zod 3 keeps every action file, the
-// Action type and the exact messages as they are. The schema rides on the zod field's _def,
-// which .describe() copies (zod 3 is frozen at the pinned 3.25.76), and fieldDocOf reads it.
-interface DocumentedDef {
-  fieldDoc?: FieldDoc;
-  fieldParse?: FieldParse;
-}
-
-// What one field makes of its value: the normalised value (undefined when absent), or the
-// error message. The zod transform and bodyParser run the same function.
-type FieldParse = (value: unknown) => { value: unknown } | { error: string };
-
-/** The FieldDoc of a field built here (uuid, text, money, …), or undefined for any other zod schema. */
-export function fieldDocOf(schema: z.ZodTypeAny): FieldDoc | undefined {
-  return (schema._def as DocumentedDef).fieldDoc;
-}
+/** The FieldDoc of every field built here; a copy made by `.describe()` inherits its original's. */
+export const fieldDocs = z.registry<FieldDoc>();
 
 // Optional fields take null as absent (or, when nullable, as "clear"): the schema says so.
 function orNull(schema: JsonSchema): JsonSchema {
@@ -60,37 +42,42 @@ export interface FieldOptions {
   nullable?: boolean;
 }
 
+/** What a field builder documents: the JSON Schema of a value sent, and its FieldDoc. */
+interface FieldDescription extends Partial<FieldDoc> {
+  schema: JsonSchema;
+}
+
 // One field: absent (undefined or null) is allowed unless required; a required field that
 // is absent or "" gets its required message; anything else must pass `check`, whose error
 // message names the field. The output is the normalised value, null for a nullable field
-// sent as null, or undefined when absent.
-function field<T>(name: string, options: FieldOptions, check: Check<T>, doc: Partial<FieldDoc> = {}) {
-  const parse = (value: unknown): { value: T | null | undefined } | { error: string } => {
-    if (options.nullable && value === null) return { value: null };
-    const absent = value === undefined || value === null;
-    if (absent || (options.required && value === "")) {
-      return options.required ? { error: options.requiredMessage ?? `${name} required` } : { value: undefined };
+// sent as null, or undefined when absent. The zod schema is a transform of any value (the
+// checks and normalisation are one function), so its JSON Schema is given as metadata; an
+// optional field is zod-optional, which z.toJSONSchema reads as not required. A failed field
+// stops the parse there: a rule across fields (superRefine) only judges valid fields.
+function field<T>(name: string, options: FieldOptions, check: Check<T>, doc: FieldDescription) {
+  const required = options.required ?? false;
+  const requiredMessage = options.requiredMessage ?? `${name} required`;
+  const base = z.unknown().transform((value, ctx): T | null | undefined => {
+    if (options.nullable && value === null) return null;
+    if (value === undefined || value === null || (required && value === "")) {
+      if (!required) return undefined;
+      ctx.addIssue({ code: "custom", message: requiredMessage, continue: false });
+      return z.NEVER;
     }
-    return check(value);
-  };
-  const schema = z.unknown().transform((value, ctx): T | null | undefined => {
-    const result = parse(value);
+    const result = check(value);
     if ("error" in result) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: result.error });
+      ctx.addIssue({ code: "custom", message: result.error, continue: false });
       return z.NEVER;
     }
     return result.value;
-  });
-  const required = options.required ?? false;
-  const fieldDoc: FieldDoc = {
-    schema: required ? doc.schema ?? {} : orNull(doc.schema ?? {}),
-    required,
-    errors: [...(required ? [options.requiredMessage ?? `${name} required`] : []), ...(doc.errors ?? [])],
+  }).meta((required ? doc.schema : orNull(doc.schema)) as z.GlobalMeta);
+  const built = required ? base : base.optional();
+  fieldDocs.add(built, {
+    errors: [...(required ? [requiredMessage] : []), ...(doc.errors ?? [])],
     example: doc.example,
     note: doc.note,
-  };
-  Object.assign(schema._def, { fieldDoc, fieldParse: parse } satisfies DocumentedDef);
-  return schema;
+  });
+  return built;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -474,49 +461,4 @@ export function timestamp(name: string) {
     note: "ISO 8601: a date, or a date-time with optional seconds, fraction and offset (Z, +02, +0200, +02:00); " +
       "no offset is UTC; kept to the microsecond",
   }).describe("ISO 8601 timestamp; returned as UTC with milliseconds");
-}
-
-/** A request body parsed: the arguments, or the message of the first field that failed. */
-export type BodyParse = { data: Record<string, unknown> } | { error: string };
-
-const parsers = new WeakMap<z.ZodTypeAny, (body: Record<string, unknown>) => BodyParse>();
-
-/**
- * The parser of an action's body, with the answers of `schema.safeParse` (data, or the first
- * issue's message). An object made only of fields built here (no cross-field rule, unknown keys
- * stripped) is parsed field by field in shape order without zod's machinery around each field
- * (a create_purchase body: 20 µs of CPU through zod, 3 µs this way); any other schema goes
- * through zod.
- * tests/validation_test.ts checks both paths agree on every action.
- */
-export function bodyParser(schema: z.ZodTypeAny): (body: Record<string, unknown>) => BodyParse {
-  let parser = parsers.get(schema);
-  if (!parser) {
-    parser = directParser(schema) ?? ((body) => {
-      const parsed = schema.safeParse(body);
-      return parsed.success ? { data: parsed.data } : { error: parsed.error.issues[0].message };
-    });
-    parsers.set(schema, parser);
-  }
-  return parser;
-}
-
-/** The field-by-field parser of bodyParser, or null when the schema is not made only of fields built here. */
-export function directParser(schema: z.ZodTypeAny): ((body: Record<string, unknown>) => BodyParse) | null {
-  if (!(schema instanceof z.ZodObject) || schema._def.unknownKeys !== "strip") return null;
-  if (!(schema._def.catchall instanceof z.ZodNever)) return null;
-  const fields = Object.entries(schema.shape as Record<string, z.ZodTypeAny>).map(([key, field]) =>
-    [key, (field._def as DocumentedDef).fieldParse] as const
-  );
-  if (fields.some(([, parse]) => !parse)) return null;
-  return (body) => {
-    const data: Record<string, unknown> = {};
-    for (const [key, parse] of fields) {
-      const result = parse!(body[key]);
-      if ("error" in result) return { error: result.error };
-      // As zod: a key sent is kept even when its value came out undefined.
-      if (result.value !== undefined || key in body) data[key] = result.value;
-    }
-    return { data };
-  };
 }

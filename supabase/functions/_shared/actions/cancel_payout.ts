@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 import { rpcAction } from "../action.ts";
 import { object, ref } from "../openapi/shapes.ts";
 import { uuid } from "../validation.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 import { rpcAction } from "../action.ts";
 import { uuid } from "../validation.ts";
 import { CURSOR_INVALID, pageFields } from "../paging.ts";
@@ -14,7 +14,7 @@ export const get_purchases = rpcAction("get_purchases", {
     ...pageFields(),
   }).superRefine((args, ctx) => {
     if (args.lead_id === undefined && args.channel_id === undefined) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: "lead_id or channel_id required" });
+      ctx.addIssue({ code: "custom", message: "lead_id or channel_id required" });
     }
   }),
   doc: {

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 import { rpcAction } from "../action.ts";
 import { money, text, uuid } from "../validation.ts";
 import { object, ref } from "../openapi/shapes.ts";
@@ -14,7 +14,7 @@ export const refund_purchase = rpcAction("refund_purchase", {
   }).superRefine((args, ctx) => {
     // An explicit zero would record a refund that refunds nothing.
     if (typeof args.amount === "string" && /^0*(\.0*)?$/.test(args.amount)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: "amount must be greater than 0" });
+      ctx.addIssue({ code: "custom", message: "amount must be greater than 0" });
     }
   }),
   doc: {

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 import { rpcAction } from "../action.ts";
 import { LEAD_TEXT_FIELDS, leadSchema, PROPERTY_ERRORS } from "../lead_fields.ts";
 import { uuid } from "../validation.ts";
@@ -12,7 +12,7 @@ export const update_lead = rpcAction("update_lead", {
     (args, ctx) => {
       const changes = LEAD_TEXT_FIELDS.some((name) => args[name] !== undefined) ||
         (args.properties?.length ?? 0) > 0;
-      if (!changes) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "No fields to update" });
+      if (!changes) ctx.addIssue({ code: "custom", message: "No fields to update" });
     },
   ),
   doc: {

@@ -10,9 +10,9 @@
 // action), and renderers show the discriminator as a choice of action. The alternative, one
 // pseudo-path per action (`/openapi-operations#create_purchase`), is not a valid path, and
 // clients generated from it would call URLs that do not exist.
-import { z } from "zod";
+import { z } from "zod/v4";
 import type { Action, ErrorDoc } from "../action.ts";
-import { fieldDocOf, type JsonSchema } from "../validation.ts";
+import { fieldDocs, type JsonSchema } from "../validation.ts";
 import { object, SHAPES } from "./shapes.ts";
 
 /** The version of the API the document describes. */
@@ -51,9 +51,10 @@ const STATUS_TEXT: Record<number, string> = {
   503: "Service unavailable",
 };
 
-function objectShape(schema: z.ZodTypeAny): z.ZodRawShape {
-  let inner = schema;
-  while (inner instanceof z.ZodEffects) inner = inner.innerType();
+// The fields of an action's schema: its object, under any transforms of the whole body.
+function objectShape(schema: z.ZodType): z.ZodRawShape {
+  let inner: z.core.$ZodType = schema;
+  while (inner instanceof z.ZodPipe) inner = inner.in;
   if (!(inner instanceof z.ZodObject)) throw new Error("an action's schema must be a zod object");
   return inner.shape;
 }
@@ -65,18 +66,28 @@ interface Described {
   example: Record<string, unknown>;
 }
 
-// What the fields of an action's schema say about themselves.
-function describeFields(schema: z.ZodTypeAny): Described {
-  const described: Described = { properties: {}, required: [], fieldErrors: [], example: {} };
+// What the fields of an action's schema say about themselves: the JSON Schema of what it
+// accepts (z.toJSONSchema of its input; each field's schema is its metadata), plus each field's
+// FieldDoc (its errors, its note added to its description, and its example when required).
+function describeFields(schema: z.ZodType): Described {
+  const json = z.toJSONSchema(schema, { io: "input" }) as {
+    properties?: Record<string, JsonSchema>;
+    required?: string[];
+  };
+  const described: Described = {
+    properties: json.properties ?? {},
+    required: json.required ?? [],
+    fieldErrors: [],
+    example: {},
+  };
   for (const [name, field] of Object.entries(objectShape(schema))) {
-    const doc = fieldDocOf(field);
-    const description = [field.description, doc?.note].filter(Boolean).join(". ");
-    described.properties[name] = { ...doc?.schema, ...(description ? { description } : {}) };
-    if (doc?.required) {
-      described.required.push(name);
-      if (doc.example !== undefined) described.example[name] = doc.example;
-    }
-    described.fieldErrors.push(...(doc?.errors ?? []));
+    const doc = fieldDocs.get(field);
+    if (!doc) continue;
+    const property = described.properties[name];
+    const description = [property.description, doc.note].filter(Boolean).join(". ");
+    if (description) property.description = description;
+    if (described.required.includes(name) && doc.example !== undefined) described.example[name] = doc.example;
+    described.fieldErrors.push(...doc.errors);
   }
   return described;
 }
