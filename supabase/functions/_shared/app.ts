@@ -1,15 +1,12 @@
 // The one composition root: the deployed index.ts and the local server (`deno task start`)
 // both build the function with createApp, so local runs exercise the deployed code path.
 import { dbFromEnv, type EnvReader } from "./db_from_env.ts";
-import type { Db } from "./db.ts";
 import { type ConnectionInfo, createHandler } from "./handler.ts";
-import { createWebhookSweeper, type Sweeper } from "./webhooks.ts";
+import { createWebhookSweeper } from "./webhooks.ts";
 
 /** The function, built from its environment. */
 export interface App {
   handler: (req: Request, info?: ConnectionInfo) => Promise<Response>;
-  db: Db;
-  sweeper: Sweeper;
   /** Starts a webhook sweep after the response, unless one of this instance is running. */
   sweepInBackground(): void;
   /** Waits for a running sweep and closes the database connections. */
@@ -60,8 +57,6 @@ export function createApp(env: EnvReader): App {
   });
   return {
     handler,
-    db,
-    sweeper,
     sweepInBackground,
     close: async () => {
       await sweeping?.catch(() => {});

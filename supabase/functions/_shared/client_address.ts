@@ -1,7 +1,7 @@
 import ipaddr from "ipaddr.js";
 
 /** The one shared client every entry that is not an IP address counts as (API.md §7), never its text. */
-export const UNKNOWN_CLIENT = "unknown";
+const UNKNOWN_CLIENT = "unknown";
 
 // Longer than any spelling of an address with brackets, zone and port: longer text is not parsed at all.
 const MAX_ENTRY_LENGTH = 100;
@@ -40,7 +40,7 @@ function parseEntry(entry: string | null): ipaddr.IPv4 | ipaddr.IPv6 | null {
  * (`2001:db8:1:2::/64`), the part one subscriber gets. Anything else, the empty string and null
  * included, is UNKNOWN_CLIENT.
  */
-export function canonicalClient(entry: string | null): string {
+function canonicalClient(entry: string | null): string {
   const parsed = parseEntry(entry);
   if (parsed === null) return UNKNOWN_CLIENT;
   if (parsed.kind() === "ipv4") return parsed.toString();

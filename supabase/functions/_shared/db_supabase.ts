@@ -17,7 +17,7 @@ export interface SupabaseDbOptions {
  * (PGRST202: migrations not applied, or the cache not reloaded). Every call fails the same way, so
  * the call answers 503 (API.md §2 row 8) and the server log names the setting; null for any other code.
  */
-export function postgrestSetting(code: string, fn: string): string | null {
+function postgrestSetting(code: string, fn: string): string | null {
   if (code === "PGRST106") {
     return "the Data API does not expose the schema public: enable the Data API and add public to its " +
       "Exposed schemas (Dashboard: Project Settings → Data API), or set DATABASE_URL";

@@ -8,7 +8,7 @@ import { fingerprint, isValidIdempotencyKey } from "./idempotency.ts";
 import type { ActionResult } from "./action.ts";
 import { sha256Hex } from "./hash.ts";
 import type { Sweeper } from "./webhooks.ts";
-import { actions as defaultActions } from "./registry.ts";
+import { actions } from "./registry.ts";
 import { describedPage, describedRoute } from "./openapi/routes.ts";
 
 /** Largest accepted request body. */
@@ -26,7 +26,6 @@ const CORS_HEADERS = {
 /** What the handler needs from outside; injected so tests build it without env or globals. */
 export interface HandlerDeps {
   db: Db;
-  actions?: Readonly<Record<string, Action>>;
   /** Receives unexpected errors (the 500s) with their request id; default console.error. */
   logError?: (requestId: string, error: unknown) => void;
   /** Called after a successful action that may have queued webhooks: start delivering them without delaying the response. */
@@ -65,16 +64,26 @@ function requestIdOf(req: Request): string {
 /** The answer for a path the function does not know (an unknown sub-path, or outside the function on the local server), shaped like every other error. */
 export function notFound(req: Request): Response {
   const requestId = requestIdOf(req);
-  return json(404, { error: "Not found", code: "not_found", request_id: requestId }, { "X-Request-Id": requestId });
+  return errorResponse(new ApiError(404, "not_found", "Not found"), { "X-Request-Id": requestId });
 }
 
 // A JSON response; a string body is JSON text already (an action's answer).
 function json(status: number, body: unknown, headers: Record<string, string>): Response {
-  return new Response(body === null ? null : typeof body === "string" ? body : JSON.stringify(body), {
+  return new Response(typeof body === "string" ? body : JSON.stringify(body), {
     status,
     headers: { ...CORS_HEADERS, "Content-Type": "application/json", ...headers },
   });
 }
+
+// Every error answer: `{error, code, request_id}`, the request id being the X-Request-Id header's.
+function errorResponse(error: ApiError, headers: { "X-Request-Id": string }): Response {
+  return json(error.status, { error: error.message, code: error.code, request_id: headers["X-Request-Id"] }, {
+    ...headers,
+    ...error.headers,
+  });
+}
+
+const INTERNAL_ERROR = new ApiError(500, "internal_error", "Internal server error");
 
 // Reads at most MAX_BODY_BYTES, whatever Content-Length claims. A body with a Content-Length
 // (which the HTTP server holds it to) is read in one piece; a chunked one is counted as it
@@ -153,7 +162,6 @@ function keyHashOf(req: Request): string {
  * API.md §2 and always answer `{error, code, request_id}`.
  */
 export function createHandler(deps: HandlerDeps): (req: Request, info?: ConnectionInfo) => Promise<Response> {
-  const actions = deps.actions ?? defaultActions;
   const logError = deps.logError ??
     ((requestId, error) => console.error(JSON.stringify({ request_id: requestId, error: String(error) })));
   const countedClient = clientCounter(
@@ -167,17 +175,11 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
     throw error;
   }
 
-  function sweepWebhooks(req: Request, headers: Record<string, string>): Response {
+  function sweepWebhooks(req: Request, headers: { "X-Request-Id": string }): Response {
     const given = req.headers.get("authorization") ?? "";
     const secret = deps.sweep?.secret;
     const authorized = !!secret && sha256Hex(given) === sha256Hex(`Bearer ${secret}`);
-    if (!authorized) {
-      return json(401, {
-        error: "Invalid sweep secret",
-        code: "invalid_sweep_secret",
-        request_id: headers["X-Request-Id"],
-      }, headers);
-    }
+    if (!authorized) return errorResponse(new ApiError(401, "invalid_sweep_secret", "Invalid sweep secret"), headers);
     // A scheduler's call (pg_net) must not wait for receivers: the answer goes out now and the
     // sweep runs after it, bounded by its time budget.
     const work = deps.sweep!.sweeper.sweep().catch((error) => logError(headers["X-Request-Id"], error));
@@ -207,11 +209,8 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
     return result;
   }
 
-  function methodNotAllowed(requestId: string, headers: Record<string, string>, allow: string): Response {
-    return json(405, { error: "Method not allowed", code: "method_not_allowed", request_id: requestId }, {
-      ...headers,
-      Allow: allow,
-    });
+  function methodNotAllowed(headers: { "X-Request-Id": string }, allow: string): Response {
+    return errorResponse(new ApiError(405, "method_not_allowed", "Method not allowed", { Allow: allow }), headers);
   }
 
   return async function handler(req: Request, info?: ConnectionInfo): Promise<Response> {
@@ -221,35 +220,30 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: { ...CORS_HEADERS, ...headers } });
     const path = new URL(req.url).pathname;
     if (SWEEP_PATH.test(path)) {
-      if (req.method !== "POST") return methodNotAllowed(requestId, headers, "POST, OPTIONS");
+      if (req.method !== "POST") return methodNotAllowed(headers, "POST, OPTIONS");
       try {
         return sweepWebhooks(req, headers);
       } catch (error) {
         logError(requestId, error);
-        return json(500, { error: "Internal server error", code: "internal_error", request_id: requestId }, headers);
+        return errorResponse(INTERNAL_ERROR, headers);
       }
     }
     if (!FUNCTION_PATH.test(path)) {
       // API.md §8: the OpenAPI document and the reference page, before any key or database.
       const route = describedRoute(path);
       if (!route) return notFound(req);
-      if (req.method !== "GET") return methodNotAllowed(requestId, headers, "GET, OPTIONS");
+      if (req.method !== "GET") return methodNotAllowed(headers, "GET, OPTIONS");
       const page = await describedPage(route, actions);
       return new Response(page.body, { headers: { ...CORS_HEADERS, ...headers, ...page.headers } });
     }
-    if (req.method !== "POST") return methodNotAllowed(requestId, headers, "POST, OPTIONS");
+    if (req.method !== "POST") return methodNotAllowed(headers, "POST, OPTIONS");
     try {
       const { body, replayed } = await dispatch(req, info);
       return json(200, body, replayed ? { ...headers, "Idempotent-Replayed": "true" } : headers);
     } catch (error) {
-      if (error instanceof ApiError) {
-        return json(error.status, { error: error.message, code: error.code, request_id: requestId }, {
-          ...headers,
-          ...error.headers,
-        });
-      }
+      if (error instanceof ApiError) return errorResponse(error, headers);
       logError(requestId, error);
-      return json(500, { error: "Internal server error", code: "internal_error", request_id: requestId }, headers);
+      return errorResponse(INTERNAL_ERROR, headers);
     }
   };
 }

@@ -20,7 +20,7 @@ export const LEAD_TEXT_FIELDS = [
  * for `employee` (`employee` wins when both are sent). With `nullable`, a field sent as null
  * is kept as null so that update_lead can clear it.
  */
-export function leadFields(options: { nullable: boolean }) {
+function leadFields(options: { nullable: boolean }) {
   const fields = Object.fromEntries(
     [...LEAD_TEXT_FIELDS, "referring_employee"].map((name) => [name, leadText(name, { nullable: options.nullable })]),
   ) as Record<(typeof LEAD_TEXT_FIELDS)[number] | "referring_employee", ReturnType<typeof leadText>>;
@@ -28,7 +28,7 @@ export function leadFields(options: { nullable: boolean }) {
 }
 
 /** Folds `referring_employee` into `employee`. */
-export function withEmployee<T extends { employee?: unknown; referring_employee?: unknown }>(
+function withEmployee<T extends { employee?: unknown; referring_employee?: unknown }>(
   { referring_employee, ...rest }: T,
 ): Omit<T, "referring_employee"> {
   return rest.employee === undefined ? { ...rest, employee: referring_employee } : rest;

@@ -2,9 +2,9 @@ import { z } from "zod/v4";
 import { isRawJson } from "./exact_json.ts";
 
 /** Longest accepted text field, in characters. */
-export const MAX_TEXT_LENGTH = 10_000;
+const MAX_TEXT_LENGTH = 10_000;
 /** Largest accepted money amount. */
-export const MAX_MONEY = "1000000000000";
+const MAX_MONEY = "1000000000000";
 
 type Check<T> = (value: unknown) => { value: T } | { error: string };
 

@@ -42,7 +42,7 @@ function isPublic(address: ipaddr.IPv4 | ipaddr.IPv6): boolean {
  * Whether an IP literal (v4 or v6) is one the server must not call. Anything else counts as
  * one: IPv4 only in dotted decimal (as URL and resolvers write it), no inet_aton shorthands.
  */
-export function isPrivateAddress(ip: string): boolean {
+function isPrivateAddress(ip: string): boolean {
   if (ipaddr.IPv4.isValidFourPartDecimal(ip)) return !isPublic(ipaddr.IPv4.parse(ip));
   // ipaddr.js reads "::a.b.c.d" as IPv4-mapped, but it is the deprecated IPv4-compatible form
   // (::/96), refused like every address outside 2000::/3.

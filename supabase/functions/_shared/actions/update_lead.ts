@@ -1,4 +1,3 @@
-import { z } from "zod/v4";
 import { rpcAction } from "../action.ts";
 import { LEAD_TEXT_FIELDS, leadSchema, PROPERTY_ERRORS } from "../lead_fields.ts";
 import { uuid } from "../validation.ts";

@@ -16,7 +16,7 @@ import { fieldDocs, type JsonSchema } from "../validation.ts";
 import { object, SHAPES } from "./shapes.ts";
 
 /** The version of the API the document describes. */
-export const API_VERSION = "1.0.0";
+const API_VERSION = "1.0.0";
 
 /** The path of the function, as the document's paths name it under each server. */
 const PATH = "/openapi-operations";
@@ -92,8 +92,8 @@ function describeFields(schema: z.ZodType): Described {
   return described;
 }
 
-/** Every error an action can answer, §2's included, without duplicates. */
-export function actionErrors(action: Action, fieldErrors: string[] = describeFields(action.schema).fieldErrors) {
+// Every error an action can answer, §2's included, without duplicates.
+function actionErrors(action: Action, fieldErrors: string[]): ErrorDoc[] {
   const errors: ErrorDoc[] = [
     ...COMMON_ERRORS,
     ...(action.auth ? AUTH_ERRORS : []),
@@ -144,12 +144,19 @@ function errorSchema(errors: ErrorDoc[]): JsonSchema {
   });
 }
 
+// Whether an action needs a key and takes an Idempotency-Key, as its request schema and its section both say it.
+function accessSentences(action: Action): string[] {
+  return [
+    action.auth ? "Needs `X-Api-Key`." : "**No API key**: a public action.",
+    action.idempotent ? "Takes an `Idempotency-Key` header (a retry replays the first answer)." : "",
+  ];
+}
+
 function requestSchema(name: string, action: Action, fields: Described, errors: ErrorDoc[]): JsonSchema {
   const doc = action.doc;
   const lines = [
     doc?.summary ?? "",
-    action.auth ? "Needs `X-Api-Key`." : "**No API key**: a public action.",
-    action.idempotent ? "Takes an `Idempotency-Key` header (a retry replays the first answer)." : "",
+    ...accessSentences(action),
     typeof doc?.rule?.description === "string" ? `Rule: ${doc.rule.description}.` : "",
   ].filter(Boolean);
   return {
@@ -176,8 +183,7 @@ function actionTag(name: string, action: Action, errors: ErrorDoc[]): JsonSchema
     "x-traitTag": true,
     description: [
       doc?.summary ?? "",
-      action.auth ? "Needs `X-Api-Key`." : "**No API key**: a public action.",
-      action.idempotent ? "Takes an `Idempotency-Key` header." : "",
+      ...accessSentences(action),
       `### Request\n\n<SchemaDefinition schemaRef="#/components/schemas/${name}" />`,
       `### Response 200\n\n<SchemaDefinition schemaRef="#/components/schemas/${name}_response" />`,
       `### Errors\n\n${markdownErrors(errors)}`,
