@@ -44,7 +44,10 @@ export interface ActionDoc {
   summary: string;
   /** The success body; tests/openapi_reality_test.ts checks real answers against it. */
   response?: JsonSchema;
-  /** Errors of the action beyond API.md §2's and its fields' own messages (listed from the fields). */
+  /**
+   * Errors of the action beyond the checks of docs/errors.md ("The order of the checks") and its fields' own messages
+   * (listed from the fields).
+   */
   errors?: ErrorDoc[];
   /** A rule across fields that the schema checks in superRefine, as JSON Schema (added with allOf). */
   rule?: JsonSchema;

@@ -1,13 +1,13 @@
 import ipaddr from "ipaddr.js";
 
-/** The one shared client every entry that is not an IP address counts as (API.md §7), never its text. */
+/** The one client every entry that is not an IP address counts as, never its text (docs/guide.md, "The intake guard"). */
 const UNKNOWN_CLIENT = "unknown";
 
 // Longer than any spelling of an address with brackets, zone and port: longer text is not parsed at all.
 const MAX_ENTRY_LENGTH = 100;
 
 /**
- * The X-Forwarded-For entry the public intake limit counts (API.md §7): the entry that
+ * The X-Forwarded-For entry the public intake limit counts (docs/guide.md, "The intake guard"): the entry that
  * the nearest trusted proxy appended, counted from the right: `hops` entries (1 = the rightmost,
  * the one the proxy in front of this server wrote). Entries further left were written by the
  * client or by proxies we do not trust, so rotating them changes nothing. With fewer entries

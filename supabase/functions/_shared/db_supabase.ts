@@ -15,7 +15,8 @@ export interface SupabaseDbOptions {
  * What the project's owner must change when PostgREST cannot reach the API functions at all: the
  * Data API is off or does not expose `public` (PGRST106), or its schema cache lacks the function
  * (PGRST202: migrations not applied, or the cache not reloaded). Every call fails the same way, so
- * the call answers 503 (API.md §2 row 8) and the server log names the setting; null for any other code.
+ * the call answers 503 (check 8 of docs/errors.md, "The order of the checks") and the server log names the setting;
+ * null for any other code.
  */
 function postgrestSetting(code: string, fn: string): string | null {
   if (code === "PGRST106") {

@@ -1,7 +1,7 @@
 /**
  * The one error type of the API: an HTTP status, a stable snake_case code and the exact message clients match on.
  * Control characters (C0, DEL, C1) of the message become U+FFFD, as in SQL's internal.fail: messages may echo
- * client input, and no message may carry one (API.md §4).
+ * client input, and no message may carry one (docs/errors.md).
  */
 export class ApiError extends Error {
   constructor(

@@ -115,8 +115,9 @@ async function readBody(req: Request): Promise<Uint8Array> {
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
-// API.md §2 row 3: a JSON object, without a duplicated member name at any depth. Any other
-// JSON value is refused, a number kept as raw JSON (`1e400`, an object to typeof) included.
+// Check 3 of docs/errors.md ("The order of the checks"): a JSON object, without a duplicated
+// member name at any depth. Any other JSON value is refused, a number kept as raw JSON
+// (`1e400`, an object to typeof) included.
 function parseObject(bytes: Uint8Array): Record<string, unknown> {
   let text: string;
   let body: unknown;
@@ -159,7 +160,7 @@ function keyHashOf(req: Request): string {
 /**
  * Builds the function's request handler: CORS, method, size, JSON, action lookup, API key,
  * validation, then the action's single database call. Errors follow the check order of
- * API.md §2 and always answer `{error, code, request_id}`.
+ * docs/errors.md ("The order of the checks") and always answer `{error, code, request_id}`.
  */
 export function createHandler(deps: HandlerDeps): (req: Request, info?: ConnectionInfo) => Promise<Response> {
   const logError = deps.logError ??
@@ -229,7 +230,7 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
       }
     }
     if (!FUNCTION_PATH.test(path)) {
-      // API.md §8: the OpenAPI document and the reference page, before any key or database.
+      // The OpenAPI document and the reference page (docs/operations.md), before any key or database.
       const route = describedRoute(path);
       if (!route) return notFound(req);
       if (req.method !== "GET") return methodNotAllowed(headers, "GET, OPTIONS");

@@ -24,7 +24,7 @@ function canonicalJson(value: unknown): string {
 
 // A validated field that is an array of strings is a set of UUIDs (uuidArray: deduplicated, and
 // kept in the order sent only where an answer names the first offending id), so its order does
-// not change the request (API.md §6): it is fingerprinted sorted.
+// not change the request (docs/guide.md, "Retrying safely: Idempotency-Key"): it is fingerprinted sorted.
 function withSetsSorted(args: Record<string, unknown>): Record<string, unknown> {
   const sorted: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(args)) {

@@ -451,7 +451,7 @@ export function timestamp(name: string) {
     const micros = digits.slice(3).replace(/0+$/, "");
     return { value: `${utc.toISOString().slice(0, 20)}${digits.slice(0, 3)}${micros}Z` };
   }, {
-    // No `format: date-time`: the server takes the forms real clients write (API.md §4: a date
+    // No `format: date-time`: the server takes the forms real clients write (docs/guide.md, "Calling the API": a date
     // alone, no seconds, hour-only offsets, a space for T), which RFC 3339's date-time refuses, and
     // a validating proxy asserts the format. The decision: keep the server's accepted set (the
     // seed's forms must keep working) and describe exactly it with a pattern instead.

@@ -5,7 +5,7 @@
 //
 // Why one POST operation whose body is a discriminated union (oneOf + discriminator on
 // `action`, one named schema per action): the API really is one URL that dispatches on a body
-// field (API.md §1), and this is the shape OpenAPI has for it. Validators and JSON Schema tools
+// field (docs/guide.md, "Calling the API"), and this is the shape OpenAPI has for it. Validators and JSON Schema tools
 // check it as is, code generators turn it into a tagged union (openapi-typescript: one type per
 // action), and renderers show the discriminator as a choice of action. The alternative, one
 // pseudo-path per action (`/openapi-operations#create_purchase`), is not a valid path, and

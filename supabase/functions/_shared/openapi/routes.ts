@@ -1,5 +1,5 @@
-// The GET routes of API.md §8: the OpenAPI document, the reference page and the page's
-// renderer. They need no API key and never touch the database.
+// The GET routes of docs/operations.md ("The OpenAPI document and the docs page"): the OpenAPI
+// document, the reference page and the page's renderer. They need no API key and never touch the database.
 import type { Action } from "../action.ts";
 import { DOCS_CSP, docsPage, RENDERER_FILE, rendererScript } from "./docs_page.ts";
 import { openApiDocument } from "./document.ts";

@@ -3,7 +3,7 @@
 // internal.purchase_objects and internal.reward_event_status, …);
 // tests/openapi_reality_test.ts checks every action's real answers against them with no
 // undocumented key allowed, so they cannot drift.
-// The document itself allows more keys: clients ignore unknown keys (API.md §4).
+// The document itself allows more keys: clients ignore unknown keys (the document's overview says so).
 import type { JsonSchema } from "../validation.ts";
 
 /** A schema that is `schema` or null. */
