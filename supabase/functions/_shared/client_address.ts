@@ -1,6 +1,6 @@
 import ipaddr from "ipaddr.js";
 
-/** The one client every entry that is not an IP address counts as, never its text (docs/guide.md, "The intake guard"). */
+/** What every entry that is not an IP address counts as, never its text (docs/guide.md, "The intake guard"). */
 const UNKNOWN_CLIENT = "unknown";
 
 // Longer than any spelling of an address with brackets, zone and port: longer text is not parsed at all.
