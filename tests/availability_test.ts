@@ -10,7 +10,7 @@ import { migrate } from "../dev/migrate.ts";
 import { createPostgresDb } from "../supabase/functions/_shared/db_postgres.ts";
 import { createHandler } from "../supabase/functions/_shared/handler.ts";
 
-/** How long after the request a 503 may come: API.md §2 row 8. */
+/** How long after the request a 503 may come: docs/errors.md, check 8. */
 const ANSWER_WITHIN_MS = 2000;
 
 async function timed(send: () => Promise<Reply>): Promise<Reply & { ms: number }> {

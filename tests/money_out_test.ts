@@ -1,4 +1,4 @@
-// API.md §7: the reward lifecycle (status derived at read time), approvals, balances, payouts
+// docs/guide.md, "Money out": the reward lifecycle (status derived at read time), approvals, balances, payouts
 // and the public intake guard.
 import assert from "node:assert/strict";
 import { act, call, errorBody, ops, statusAndBody, type TestEnv, testEnv, type World, world } from "./helpers.ts";

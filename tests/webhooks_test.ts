@@ -130,7 +130,7 @@ Deno.test("webhooks", async (t) => {
           data: { lead: updatedLead, status: "Won" },
         },
       );
-      // Keys in the order of API.md §5, the Lead's (nested ones too) as in the API's own answer.
+      // Keys in the order of docs/webhooks.md, Payloads; the Lead's (nested ones too) as in the API's own answer.
       const leadKeys = keySequence(created.text).slice(1);
       assert.deepEqual(leadKeys.slice(0, LEAD_KEYS.length), LEAD_KEYS);
       assert.deepEqual(leadKeys.slice(LEAD_KEYS.length), [
