@@ -1,5 +1,5 @@
-// The reference page in a real browser (docs/operations.md, "The OpenAPI document and the docs page"): Debian's Chromium, headless, driven by
-// playwright-core. The page the real handler serves on 127.0.0.1 renders with no console
+// The reference page in a real browser (docs/operations.md, "The OpenAPI document and the
+// docs page"): Debian's Chromium, headless, driven by playwright-core. The page the real handler serves on 127.0.0.1 renders with no console
 // error, requests nothing outside the function's origin and shows every action of the
 // registry; so does the static file of `deno task docs`, opened from disk.
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
-// docs/operations.md, "The OpenAPI document and the docs page": the OpenAPI document and the reference page, as the handler serves them, checked
-// by standard tools: swagger-parser and Redocly's linter (no errors), ajv (the examples),
+// docs/operations.md, "The OpenAPI document and the docs page": the OpenAPI document and the
+// reference page, as the handler serves them, checked by standard tools: swagger-parser and Redocly's linter (no errors), ajv (the examples),
 // openapi-typescript (a typed client compiles). No database: the GET routes must not need one.
 import assert from "node:assert/strict";
 import SwaggerParser from "npm:@apidevtools/swagger-parser@13.1.0";
