@@ -134,7 +134,7 @@ export async function createChannel(
 
 /**
  * The settings of a channel that `channel update` changes: who records purchases, the hold
- * period, the public intake limit (API.md §7) and the webhook URLs ("" clears one).
+ * period, the public intake limit (docs/guide.md, "The intake guard") and the webhook URLs ("" clears one).
  */
 export interface ChannelSettings {
   purchaseWriters?: string;

@@ -1,6 +1,6 @@
 // `deno task smoke <function-url> <api-key>`: a read-only check of a deployed function.
 // Three requests, none of which writes anything: an OPTIONS preflight (204 and the CORS
-// headers of API.md §1), a POST with a key that does not exist (401 with the error body whose
+// headers of docs/guide.md, "Calling the API"), a POST with a key that does not exist (401 with the error body whose
 // request_id is the X-Request-Id header), and get_channels with the given key (200 with a
 // `channels` array). Prints one PASS/FAIL line per check; exits 1 if any check fails, 2 on a
 // usage error.
@@ -12,7 +12,7 @@ export interface CheckResult {
   detail: string;
 }
 
-/** The CORS headers every response carries (API.md §1). */
+/** The CORS headers every response carries (docs/guide.md, "Calling the API"). */
 export const EXPECTED_CORS = {
   "access-control-allow-origin": "*",
   "access-control-allow-headers":

@@ -1,5 +1,5 @@
-// API.md §7: the client address the public intake limit counts, in canonical form (pure functions;
-// tests/intake_guard_test.ts proves the same through the handler and the database).
+// docs/guide.md, "The intake guard": the client address the public intake limit counts, in
+// canonical form (pure functions; tests/intake_guard_test.ts proves the same through the handler and the database).
 import assert from "node:assert/strict";
 import { clientCounter } from "../supabase/functions/_shared/client_address.ts";
 

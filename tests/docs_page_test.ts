@@ -1,5 +1,5 @@
-// The reference page in a real browser (API.md §8): Debian's Chromium, headless, driven by
-// playwright-core. The page the real handler serves on 127.0.0.1 renders with no console
+// The reference page in a real browser (docs/operations.md, "The OpenAPI document and the
+// docs page"): Debian's Chromium, headless, driven by playwright-core. The page the real handler serves on 127.0.0.1 renders with no console
 // error, requests nothing outside the function's origin and shows every action of the
 // registry; so does the static file of `deno task docs`, opened from disk.
 import assert from "node:assert/strict";
@@ -11,7 +11,7 @@ import type { Db } from "../supabase/functions/_shared/db.ts";
 import { staticDocs } from "../dev/docs.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-// As root, and with no outside network: see ../shared/spec/ARCHITECTURE.md, platform facts.
+// CI runs as root, where Chromium refuses its sandbox, on machines with no outside network.
 const FLAGS = [
   "--headless",
   "--no-sandbox",

@@ -24,15 +24,16 @@ Deno.test("exact money and numbers through both adapters", async (t) => {
         const w = await world(sql);
         await env.sql`insert into public.reward_triggers (channels_id, name, trigger, reward_type, amount, status)
           values (${w.channelId}, 'Ten percent', 'purchase', 'percentage', 10, 'Active')`;
-        const cases: [string, string][] = [
-          ["2852199.999999999999", "2852199.999999999999"],
-          ["123456789012.345678901234", "123456789012.345678901234"],
-          ["0.000000000001", "0.000000000001"],
-          ["1.00000000000000001e11", "100000000000.000001"],
-          ["1.000000000000000000e12", "1000000000000"],
-          ['"12500.50"', "12500.5"],
+        // Sent, stored, and the reward's amount (none when 10 % rounds to zero).
+        const cases: [string, string, string | null][] = [
+          ["2852199.999999999999", "2852199.999999999999", "285220.00"],
+          ["123456789012.345678901234", "123456789012.345678901234", "12345678901.23"],
+          ["0.000000000001", "0.000000000001", null],
+          ["1.00000000000000001e11", "100000000000.000001", "10000000000.00"],
+          ["1.000000000000000000e12", "1000000000000", "100000000000.00"],
+          ['"12500.50"', "12500.5", "1250.05"],
         ];
-        for (const [sent, stored] of cases) {
+        for (const [sent, stored, reward] of cases) {
           const body = `{"action":"create_purchase","lead_id":"${w.leadId}","purchase_amount":${sent}}`;
           const headers = { "Idempotency-Key": crypto.randomUUID() };
           const first = await send(handler, w.receiving.key, body, headers);
@@ -42,8 +43,11 @@ Deno.test("exact money and numbers through both adapters", async (t) => {
           const [row] = await sql`select purchase_amount::text as amount from public.purchases where id = ${id}`;
           assert.equal(row.amount, stored);
           // The 10 % reward is rounded to cents from the exact amount.
-          const [reward] = await sql`select amount::text from public.reward_events where purchases_id = ${id}`;
-          if (reward) assert.ok(first.text.includes(`"amount":${reward.amount},`), first.text);
+          const expected = reward === null ? [] : [reward];
+          const rewards = await sql`select amount::text from public.reward_events where purchases_id = ${id}`;
+          assert.deepEqual(rewards.map((r) => r.amount), expected, sent);
+          const answered = first.text.match(/"reward_events":\[(.*)\]/)![1];
+          assert.deepEqual([...answered.matchAll(/"amount":([^,]*),/g)].map((m) => m[1]), expected, first.text);
           const replay = await send(handler, w.receiving.key, body, headers);
           assert.deepEqual([replay.headers.get("idempotent-replayed"), replay.text], ["true", first.text]);
         }

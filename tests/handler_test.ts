@@ -13,7 +13,7 @@ function corsOf(headers: Headers) {
   return Object.fromEntries(Object.keys(CORS).map((name) => [name, headers.get(name)]));
 }
 
-Deno.test("request handling (API.md §1-2)", async (t) => {
+Deno.test("request handling (docs/errors.md, the order of the checks)", async (t) => {
   const env = await testEnv();
   const { sql, handler } = env;
   try {

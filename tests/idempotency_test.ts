@@ -1,5 +1,195 @@
 import assert from "node:assert/strict";
-import { act, call, errorBody, ops, party, type Reply, statusAndBody, testEnv, world, writtenFor } from "./helpers.ts";
+import type postgres from "postgres";
+import { actions } from "../supabase/functions/_shared/registry.ts";
+import {
+  act,
+  call,
+  errorBody,
+  ops,
+  party,
+  type Reply,
+  statusAndBody,
+  type TestEnv,
+  testEnv,
+  type World,
+  world,
+  writtenFor,
+} from "./helpers.ts";
+
+/** A valid request of one action on a World, another request for the same key, and the tables its first run writes. */
+interface ReplayFixture {
+  w: World;
+  request: Record<string, unknown>;
+  different: Record<string, unknown>;
+  writes: string[];
+}
+
+/** Each on a fresh World; the test fails for an idempotent action missing here. */
+const replayFixtures: Record<string, (env: TestEnv) => Promise<ReplayFixture>> = {
+  create_lead: async (env) => {
+    const w = await world(env.sql);
+    return {
+      w,
+      request: { channel_id: w.channelId, email: "replay@example.com" },
+      different: { channel_id: w.channelId, email: "other@example.com" },
+      writes: ["events", "leads"],
+    };
+  },
+  update_lead: async (env) => {
+    const w = await world(env.sql);
+    return {
+      w,
+      request: { lead_id: w.leadId, notes: "first" },
+      different: { lead_id: w.leadId, notes: "second" },
+      writes: ["leads"],
+    };
+  },
+  update_status: async (env) => {
+    const w = await world(env.sql);
+    await ops.createStatus(env.sql, { channel: w.channelId, name: "Won" });
+    return {
+      w,
+      request: { lead_id: w.leadId, status: "Won" },
+      different: { lead_id: w.leadId, status: "New" },
+      writes: ["events", "leads"],
+    };
+  },
+  update_status_id: async (env) => {
+    const w = await world(env.sql);
+    const won = await ops.createStatus(env.sql, { channel: w.channelId, name: "Won" });
+    return {
+      w,
+      request: { lead_id: w.leadId, status_id: won.id },
+      different: { lead_id: w.leadId, status_id: w.statusId },
+      writes: ["events", "leads"],
+    };
+  },
+  create_purchase: async (env) => {
+    const w = await world(env.sql);
+    await ops.createTrigger(env.sql, { channel: w.channelId, on: "purchase", reward: "percentage", amount: "10" });
+    return {
+      w,
+      request: { lead_id: w.leadId, purchase_amount: "99.95" },
+      different: { lead_id: w.leadId, purchase_amount: "99.96" },
+      writes: ["events", "purchases", "reward_events"],
+    };
+  },
+  create_purchase_custom: async (env) => {
+    const w = await world(env.sql);
+    return {
+      w,
+      request: { lead_id: w.leadId, product_name: "Setup", purchase_amount: 20 },
+      different: { lead_id: w.leadId, product_name: "Setup", purchase_amount: 21 },
+      writes: ["events", "purchases"],
+    };
+  },
+  refund_purchase: async (env) => {
+    const w = await world(env.sql);
+    await ops.createTrigger(env.sql, { channel: w.channelId, on: "purchase", reward: "percentage", amount: "10" });
+    const purchaseId = await purchase(env, w);
+    return {
+      w,
+      request: { purchase_id: purchaseId, amount: 10 },
+      different: { purchase_id: purchaseId, amount: 11 },
+      writes: ["events", "refunds", "reward_events"],
+    };
+  },
+  approve_rewards: async (env) => {
+    const w = await world(env.sql);
+    const [a, b] = await rewards(env, w, 2);
+    return {
+      w,
+      request: { channel_id: w.channelId, reward_event_ids: [a] },
+      different: { channel_id: w.channelId, reward_event_ids: [b] },
+      writes: ["reward_events"],
+    };
+  },
+  reject_rewards: async (env) => {
+    const w = await world(env.sql);
+    const [a] = await rewards(env, w, 1);
+    return {
+      w,
+      request: { channel_id: w.channelId, reward_event_ids: [a], reason: "Cancelled" },
+      different: { channel_id: w.channelId, reward_event_ids: [a], reason: "Returned" },
+      writes: ["reward_events"],
+    };
+  },
+  create_payout: async (env) => {
+    const w = await world(env.sql, { holdDays: 0 });
+    await rewards(env, w, 1);
+    return {
+      w,
+      request: { channel_id: w.channelId },
+      different: { channel_id: w.channelId, currency: "EUR" },
+      writes: ["payouts", "reward_events"],
+    };
+  },
+  mark_payout_paid: async (env) => {
+    const w = await world(env.sql, { holdDays: 0 });
+    const payoutId = await payout(env, w);
+    return {
+      w,
+      request: { payout_id: payoutId, reference: "SEPA-1" },
+      different: { payout_id: payoutId, reference: "SEPA-2" },
+      writes: ["payouts"],
+    };
+  },
+  cancel_payout: async (env) => {
+    const w = await world(env.sql, { holdDays: 0 });
+    const payoutId = await payout(env, w);
+    return {
+      w,
+      request: { payout_id: payoutId },
+      different: { payout_id: await payout(env, w) },
+      writes: ["payouts", "reward_events"],
+    };
+  },
+};
+
+/** A purchase of the World's lead, by the receiving company. */
+async function purchase(env: TestEnv, w: World): Promise<string> {
+  const made = await act(env, w.receiving.key, "create_purchase", { lead_id: w.leadId, purchase_amount: 100 });
+  assert.equal(made.status, 200, made.text);
+  return (made.body.purchase as { id: string }).id;
+}
+
+/** `n` reward events of the World's channel, one per purchase, through a fixed trigger. */
+async function rewards(env: TestEnv, w: World, n: number): Promise<string[]> {
+  await ops.createTrigger(env.sql, { channel: w.channelId, on: "purchase", reward: "fixed", amount: "5" });
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const made = await act(env, w.receiving.key, "create_purchase", { lead_id: w.leadId, purchase_amount: 1 });
+    assert.equal(made.status, 200, made.text);
+    ids.push((made.body.reward_events as { id: string }[])[0].id);
+  }
+  return ids;
+}
+
+/** A pending payout of one approved reward event (on a World with a hold period of 0). */
+async function payout(env: TestEnv, w: World): Promise<string> {
+  await rewards(env, w, 1);
+  const made = await act(env, w.receiving.key, "create_payout", { channel_id: w.channelId });
+  assert.equal(made.status, 200, made.text);
+  return (made.body.payout as { id: string }).id;
+}
+
+/** Each table of public with a digest of all its rows, so any insert, update or delete shows. */
+async function tableDigests(sql: postgres.Sql): Promise<Map<string, string>> {
+  const tables = await sql`select relname from pg_class
+    where relnamespace = 'public'::regnamespace and relkind = 'r' order by relname`;
+  const rows = await sql.unsafe(
+    tables.map(({ relname }) =>
+      `select '${relname}' as name, count(*) || ':' || coalesce(md5(string_agg(t::text, '|' order by t::text)), '')
+        as digest from public.${relname} t`
+    ).join(" union all "),
+  );
+  return new Map(rows.map((r) => [r.name as string, r.digest as string]));
+}
+
+/** The tables whose rows differ between two digests, by name. */
+function changedTables(before: Map<string, string>, after: Map<string, string>): string[] {
+  return [...after.keys()].filter((name) => before.get(name) !== after.get(name)).sort();
+}
 
 Deno.test("Idempotency-Key", async (t) => {
   const env = testEnv();
@@ -318,33 +508,38 @@ Deno.test("Idempotency-Key", async (t) => {
       assert.equal(longest.status, 200);
     });
 
-    await t.step("every authenticated write action replays; reads ignore the header", async () => {
-      const w = await world(sql);
-      await ops.createStatus(sql, { channel: w.channelId, name: "Won" });
-      const made = await act(env, w.receiving.key, "create_purchase", { lead_id: w.leadId, purchase_amount: 100 });
-      const purchaseId = (made.body.purchase as { id: string }).id;
-      const writes: [string, Record<string, unknown>][] = [
-        ["create_lead", { channel_id: w.channelId, email: "i@example.com" }],
-        ["update_lead", { lead_id: w.leadId, notes: "n" }],
-        ["update_status", { lead_id: w.leadId, status: "Won" }],
-        ["update_status_id", { lead_id: w.leadId, status_id: w.statusId }],
-        ["create_purchase_custom", { lead_id: w.leadId, product_name: "p" }],
-        ["refund_purchase", { purchase_id: purchaseId, amount: 10 }],
-      ];
-      for (const [action, fields] of writes) {
-        const first = await call(handler, { action, ...fields }, withKey(w.receiving.key, `w-${action}`));
-        const again = await call(handler, { action, ...fields }, withKey(w.receiving.key, `w-${action}`));
+    await t.step("every idempotent action of the registry replays once and refuses another request", async () => {
+      const idempotent = Object.keys(actions).filter((name) => actions[name].idempotent).sort();
+      assert.deepEqual(Object.keys(replayFixtures).sort(), idempotent, "one fixture per idempotent action");
+      for (const action of idempotent) {
+        const { w, request, different, writes } = await replayFixtures[action](env);
+        const send = (fields: Record<string, unknown>) =>
+          call(handler, { action, ...fields }, withKey(w.receiving.key, `replay-${action}`));
+        const before = await tableDigests(sql);
+        const first = await send(request);
         assert.equal(first.status, 200, `${action}: ${first.text}`);
-        assert.deepEqual([again.headers.get("idempotent-replayed"), again.text], ["true", first.text], action);
-      }
-      const [counts] = await sql`
-        select (select count(*)::int from public.leads where channels_id = ${w.channelId}) as leads,
-          (select count(*)::int from public.events where channels_id = ${w.channelId} and category = 'status_change')
-            as status_changes,
-          (select count(*)::int from public.purchases where leads_id = ${w.leadId}) as purchases,
-          (select count(*)::int from public.refunds where purchases_id = ${purchaseId}) as refunds`;
-      assert.deepEqual({ ...counts }, { leads: 2, status_changes: 2, purchases: 2, refunds: 1 });
+        assert.equal(first.headers.get("idempotent-replayed"), null, action);
+        const afterFirst = await tableDigests(sql);
+        assert.deepEqual(changedTables(before, afterFirst), [...writes, "idempotency_keys"].sort(), action);
 
+        const again = await send(request);
+        assert.deepEqual(
+          [again.status, again.headers.get("idempotent-replayed"), again.text],
+          [first.status, "true", first.text],
+          action,
+        );
+        assert.deepEqual(changedTables(afterFirst, await tableDigests(sql)), [], `${action}: the replay wrote`);
+
+        const refused = await send(different);
+        assert.deepEqual(
+          statusAndBody(refused),
+          errorBody(refused, 422, "Idempotency-Key reused with a different request", "idempotency_key_reused"),
+          action,
+        );
+        assert.deepEqual(changedTables(afterFirst, await tableDigests(sql)), [], `${action}: the refusal wrote`);
+      }
+
+      const w = await world(sql);
       const read = await call(handler, { action: "get_leads", channel_id: w.channelId }, withKey(w.receiving.key, "r"));
       assert.equal(read.status, 200);
       assert.equal(read.headers.get("idempotent-replayed"), null);

@@ -1,4 +1,4 @@
-// API.md §7, the public intake guard counts clients, not text: through the real handler and
+// docs/guide.md, "The intake guard": the public intake guard counts clients, not text: through the real handler and
 // database, the canonical address (tests/client_address_test.ts covers the pure function),
 // IPv6 per /64, one unknown client for what is not an address, TRUSTED_PROXY_HOPS=0, the warning
 // when counting falls back to an unspecified connection address, and intake_log kept bounded.

@@ -1,5 +1,5 @@
-// API.md §7, the invariant (issue 17, item 1): seeded random sequences of purchases, partial and
-// full refunds, approvals, rejections and payouts created, cancelled and paid, over channels in
+// The money invariant of docs/guide.md, "Reward statuses" (issue 17, item 1): seeded random
+// sequences of purchases, partial and full refunds, approvals, rejections and payouts created, cancelled and paid, over channels in
 // a two-, a zero- and a three-decimal currency, with fixed and percentage triggers, hold periods
 // of 0 and more, and rewards in review; after every step, for every channel (one beneficiary and
 // currency each): paid payouts + pending + review + approved + in_payout (get_balances) = the sum

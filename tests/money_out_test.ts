@@ -1,4 +1,5 @@
-// API.md §7: the reward lifecycle (status derived at read time), approvals, balances, payouts
+// docs/guide.md, "Money out": the reward lifecycle (status derived at read time), approvals, balances, payouts
+import type postgres from "postgres";
 // and the public intake guard.
 import assert from "node:assert/strict";
 import { act, call, errorBody, ops, statusAndBody, type TestEnv, testEnv, type World, world } from "./helpers.ts";
@@ -42,6 +43,22 @@ async function balances(env: TestEnv, w: World) {
   const reply = await act(env, w.referring.key, "get_balances", { channel_id: w.channelId });
   assert.equal(reply.status, 200, reply.text);
   return reply.body.balances as Record<string, unknown>[];
+}
+
+/**
+ * Returns once a create_payout call waits on a lock (pg_stat_activity); fails if the call
+ * answered first, which it can only do without waiting, since the lock is still held.
+ */
+async function waitsOnLock(sql: postgres.Sql, call: Promise<unknown>, what: string) {
+  let answered = false;
+  call.then(() => answered = true, () => answered = true);
+  for (;;) {
+    const [row] = await sql`select count(*)::int as n from pg_stat_activity
+      where wait_event_type = 'Lock' and query like '%create_payout%'`;
+    if (row.n > 0) return;
+    assert.ok(!answered, `create_payout never waited for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 Deno.test("reward lifecycle, approvals, balances and payouts", async (t) => {
@@ -375,13 +392,7 @@ Deno.test("reward lifecycle, approvals, balances and payouts", async (t) => {
         await other`update public.reward_events set status = 'rejected', decided_at = now(), rejection_reason = 'Fraud'
           where id = ${rejected}`;
         const payout = act(env, w.receiving.key, "create_payout", { channel_id: w.channelId });
-        for (let i = 0;; i++) {
-          const [row] = await sql`select count(*)::int as n from pg_stat_activity
-            where wait_event_type = 'Lock' and query like '%create_payout%'`;
-          if (row.n > 0) break;
-          assert.ok(i < 500, "create_payout never waited for the rejected reward's lock");
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
+        await waitsOnLock(sql, payout, "the rejected reward's lock");
         await other`commit`;
         const reply = await payout;
         assert.equal(reply.status, 200, reply.text);
@@ -784,13 +795,7 @@ Deno.test("a reversal waits while its original is in a pending payout (issue 17,
         await other`begin`;
         await other`select 1 from public.reward_events where id = ${s2.rewardId} for update`;
         const payout = act(env, w.receiving.key, "create_payout", { channel_id: w.channelId });
-        for (let i = 0;; i++) {
-          const [row] = await sql`select count(*)::int as n from pg_stat_activity
-            where wait_event_type = 'Lock' and query like '%create_payout%'`;
-          if (row.n > 0) break;
-          assert.ok(i < 500, "create_payout never waited for the locked reward");
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
+        await waitsOnLock(sql, payout, "the locked reward");
         // Meanwhile PA is cancelled: the original is free (and could be rejected next), but no candidate.
         await end("cancel_payout", pa);
         await other`commit`;

@@ -1,4 +1,5 @@
-// Schema and reality agree (API.md §8), for every action of the registry, on a real database:
+// Schema and reality agree (docs/operations.md, "The OpenAPI document and the docs page"), for
+// every action of the registry, on a real database:
 // real requests validate against the documented request schemas and are answered 200 with a
 // body the documented success schema accepts (no undocumented key); bodies the server refuses
 // with 400 the request schema refuses too; every error answer matches the documented error body
@@ -24,7 +25,7 @@ function documented(name: string, status: number, message: string): boolean {
   );
 }
 
-Deno.test("schema and reality agree for every action (API.md §8)", async (t) => {
+Deno.test("schema and reality agree for every action of the OpenAPI document", async (t) => {
   const env = testEnv();
   const { sql, handler } = env;
   const exercised = new Set<string>();

@@ -1,5 +1,5 @@
-// API.md §8: the OpenAPI document and the reference page, as the handler serves them, checked
-// by standard tools: swagger-parser and Redocly's linter (no errors), ajv (the examples),
+// docs/operations.md, "The OpenAPI document and the docs page": the OpenAPI document and the
+// reference page, as the handler serves them, checked by standard tools: swagger-parser and Redocly's linter (no errors), ajv (the examples),
 // openapi-typescript (a typed client compiles). No database: the GET routes must not need one.
 import assert from "node:assert/strict";
 import SwaggerParser from "npm:@apidevtools/swagger-parser@13.1.0";
@@ -27,7 +27,7 @@ function untouchableDb(calls: string[]): Db {
 
 const document = openApiDocument(actions);
 
-Deno.test("GET routes of the function (API.md §8)", async (t) => {
+Deno.test("GET routes of the function: openapi.json and docs", async (t) => {
   const calls: string[] = [];
   const handler = createHandler({ db: untouchableDb(calls) });
   const get = (path: string, headers: Record<string, string> = {}) =>

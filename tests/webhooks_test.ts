@@ -9,7 +9,6 @@ import { DnsError, type Resolver, webhookUrlRefusal } from "../supabase/function
 
 interface Received {
   path: string;
-  at: number;
   body: string;
   headers: Headers;
 }
@@ -22,7 +21,7 @@ function receiver() {
   const hanging: (() => void)[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const path = new URL(req.url).pathname;
-    received.push({ path, at: performance.now(), body: await req.text(), headers: req.headers });
+    received.push({ path, body: await req.text(), headers: req.headers });
     if (path === "/flaky") return new Response(null, { status: ++flaky <= 2 ? 500 : 200 });
     if (path === "/redirect") return Response.redirect("http://127.0.0.1:1/elsewhere", 302);
     if (path === "/hang") {
@@ -126,7 +125,7 @@ Deno.test("webhooks", async (t) => {
           data: { lead: updatedLead, status: "Won" },
         },
       );
-      // Keys in the order of API.md §5, the Lead's (nested ones too) as in the API's own answer.
+      // Keys in the order of docs/webhooks.md, Payloads; the Lead's (nested ones too) as in the API's own answer.
       const leadKeys = keySequence(created.text).slice(1);
       assert.deepEqual(leadKeys.slice(0, LEAD_KEYS.length), LEAD_KEYS);
       assert.deepEqual(leadKeys.slice(LEAD_KEYS.length), [
@@ -145,7 +144,13 @@ Deno.test("webhooks", async (t) => {
         assert.equal(r.body, stored.text, "the body is the outbox text, byte for byte");
         assert.equal(r.headers.get("content-type"), "application/json");
         assert.match(r.headers.get("webhook-signature")!, /^v1,[A-Za-z0-9+/]+=*$/);
-        assert.ok(Math.abs(Number(r.headers.get("webhook-timestamp")) - Date.now() / 1000) < 60);
+        // Signed at the attempt: after the event was written, before the attempt was recorded.
+        const [span] = await sql`select floor(extract(epoch from e.created_at))::int as written,
+            ceil(extract(epoch from a.created_at))::int as recorded
+          from public.events e join public.webhook_deliveries d on d.events_id = e.id
+          join public.webhook_attempts a on a.webhook_deliveries_id = d.id where e.id = ${r.headers.get("webhook-id")}`;
+        const timestamp = Number(r.headers.get("webhook-timestamp"));
+        assert.ok(span.written <= timestamp && timestamp <= span.recorded, `${timestamp} in ${JSON.stringify(span)}`);
         assert.throws(() => verifyWebhook("whsec_" + btoa("another secret, 24 bytes"), r.body, r.headers));
       }
       const rows = await deliveries(sql, w.channelId);
@@ -166,54 +171,64 @@ Deno.test("webhooks", async (t) => {
     await t.step("a receiver that fails twice then succeeds gets three attempts with growing delays", async () => {
       const w = await hookedWorld(env, `${rx.base}/flaky`, null);
       await act(env, w.receiving.key, "create_lead", { channel_id: w.channelId });
+      // Jitter 0.5 is a factor of 1: the delays are exactly 100 ms, then 200 ms.
       const sweeper = sweeperFor({ random: () => 0.5 });
+      // After each attempt, the retry it scheduled: next_attempt_at from the attempt's recorded time.
+      const scheduled: [number, string, number][] = [];
       for (let i = 0; i < 100; i++) {
         await sweeper.sweep();
-        const [d] = await deliveries(sql, w.channelId);
-        if (d.status !== "pending") break;
+        const [d] = await sql`select d.attempts, d.status,
+            round(extract(epoch from d.next_attempt_at - a.created_at) * 1000)::int as retry_in_ms
+          from public.webhook_deliveries d join public.webhook_attempts a
+            on a.webhook_deliveries_id = d.id and a.attempt = d.attempts
+          where d.channels_id = ${w.channelId}`;
+        if (d && d.status === "pending" && scheduled.at(-1)?.[0] !== d.attempts) {
+          scheduled.push([d.attempts, d.status, d.retry_in_ms]);
+        }
+        if (d?.status === "delivered") break;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      assert.deepEqual(scheduled, [[1, "pending", 100], [2, "pending", 200]]);
       const [delivery] = await deliveries(sql, w.channelId);
       assert.deepEqual([delivery.status, delivery.attempts, delivery.last_error], ["delivered", 3, null]);
       assert.deepEqual(delivery.attempt_log.map((a: { status_code: number }) => a.status_code), [500, 500, 200]);
-      const times = rx.received.filter((r) => r.path === "/flaky").map((r) => r.at);
-      assert.equal(times.length, 3);
-      const [first, second] = [times[1] - times[0], times[2] - times[1]];
-      assert.ok(first >= 90 && second > first, `delays ${first} then ${second} ms should grow from 100 ms`);
+      assert.equal(rx.received.filter((r) => r.path === "/flaky").length, 3);
+      // Each retry was made no earlier than it was scheduled (recorded times of the attempts).
+      const gaps = await sql`select round(extract(epoch from a.created_at - lag(a.created_at) over (order by a.attempt))
+          * 1000)::int as ms from public.webhook_attempts a where a.webhook_deliveries_id = ${delivery.id}
+        order by a.attempt offset 1`;
+      assert.ok(gaps[0].ms >= 100 && gaps[1].ms >= 200, JSON.stringify(gaps));
       assert.ok(
         new Set(rx.received.filter((r) => r.path === "/flaky").map((r) => r.headers.get("webhook-id"))).size === 1,
       );
     });
 
     await t.step("a hanging receiver does not slow the API call; the attempt times out and is retried", async () => {
-      const plain = await hookedWorld(env, null, null);
       const hung = await hookedWorld(env, `${rx.base}/hang`, null);
       const sweeper = sweeperFor({ timeoutMs: 300, baseDelayMs: 60_000 });
+      // What happened, in order: the API's answer and the end of the sweep it started.
+      const order: string[] = [];
       const background: Promise<unknown>[] = [];
-      const handler = createHandler({ db: env.db, onWebhooksQueued: () => background.push(sweeper.sweep()) });
-      const timed = async (w: { receiving: { key: string }; channelId: string }) => {
-        const started = performance.now();
-        const res = await handler(
-          new Request("http://127.0.0.1/functions/v1/openapi-operations", {
-            method: "POST",
-            headers: { "X-Api-Key": w.receiving.key },
-            body: JSON.stringify({ action: "create_lead", channel_id: w.channelId }),
-          }),
-        );
-        await res.body?.cancel();
-        assert.equal(res.status, 200);
-        return performance.now() - started;
-      };
-      await timed(plain);
-      const without = [await timed(plain), await timed(plain), await timed(plain)];
-      const withHook = await timed(hung);
-      const baseline = Math.max(...without);
-      assert.ok(withHook < baseline * 5 + 250, `with a hanging receiver ${withHook} ms, without ${baseline} ms`);
+      const handler = createHandler({
+        db: env.db,
+        onWebhooksQueued: () => background.push(sweeper.sweep().then(() => order.push("swept"))),
+      });
+      const res = await handler(
+        new Request("http://127.0.0.1/functions/v1/openapi-operations", {
+          method: "POST",
+          headers: { "X-Api-Key": hung.receiving.key },
+          body: JSON.stringify({ action: "create_lead", channel_id: hung.channelId }),
+        }),
+      );
+      await res.body?.cancel();
+      assert.equal(res.status, 200);
+      order.push("answered");
+      // The answer did not wait for the delivery: the sweep it queued ended after it, by the attempt's timeout.
       await Promise.all(background);
+      assert.deepEqual(order, ["answered", "swept"]);
       const [delivery] = await deliveries(sql, hung.channelId);
       assert.deepEqual([delivery.status, delivery.attempts], ["pending", 1]);
       assert.equal(delivery.attempt_log[0].error, "timeout after 300 ms");
-      assert.ok(delivery.attempt_log[0].latency_ms >= 300);
     });
 
     await t.step("a rolled-back API call queues nothing", async () => {
@@ -473,27 +488,28 @@ Deno.test("webhooks", async (t) => {
       await refused.body?.cancel();
     });
 
-    await t.step("the sweep endpoint answers within a second while a receiver hangs", async () => {
+    await t.step("the sweep endpoint answers before the sweep ends while a receiver hangs", async () => {
       const w = await hookedWorld(env, `${rx.base}/hang`, null);
       await act(env, w.receiving.key, "create_lead", { channel_id: w.channelId });
       await dueFirst(sql, w.channelId);
+      const order: string[] = [];
       const background: Promise<unknown>[] = [];
       const handler = createHandler({
         db: env.db,
         sweep: { sweeper: sweeperFor({ timeoutMs: 1500, baseDelayMs: 60_000 }), secret: "s3cret" },
-        background: (work) => background.push(work),
+        background: (work) => background.push(work.then(() => order.push("swept"))),
       });
-      const started = performance.now();
       const res = await handler(
         new Request("http://127.0.0.1/functions/v1/openapi-operations/sweep-webhooks", {
           method: "POST",
           headers: { Authorization: "Bearer s3cret" },
         }),
       );
-      const answeredIn = performance.now() - started;
+      order.push("answered");
       assert.deepEqual([res.status, await res.json()], [202, { accepted: true }]);
-      assert.ok(answeredIn < 500, `answered in ${answeredIn} ms`);
       await Promise.all(background);
+      // The 202 came first; the sweep ended when the attempt's 1.5 s timeout fired (its recorded error).
+      assert.deepEqual(order, ["answered", "swept"]);
       const [d] = await deliveries(sql, w.channelId);
       assert.deepEqual([d.status, d.attempts, d.attempt_log.length, d.attempt_log[0].error], [
         "pending",
@@ -501,7 +517,6 @@ Deno.test("webhooks", async (t) => {
         1,
         "timeout after 1500 ms",
       ]);
-      assert.ok(performance.now() - started >= 1500);
       assert.equal(rx.received.filter((r) => r.headers.get("webhook-id") === d.events_id).length, 1);
     });
 
@@ -512,11 +527,9 @@ Deno.test("webhooks", async (t) => {
       const sweeper = sweeperFor({ batchSize: 1, timeoutMs: 300, baseDelayMs: 60_000 });
       const none = { claimed: 0, delivered: 0, retrying: 0, failed: 0, errors: 0 };
       assert.deepEqual(await sweeper.sweep({ budgetMs: 0 }), none);
-      const started = performance.now();
-      // The first batch (one hanging delivery, 300 ms) spends the 100 ms budget.
+      // The first batch (one hanging delivery, ended by its 300 ms timeout) spends the 100 ms budget:
+      // the sweep claims one delivery and starts no second batch.
       assert.deepEqual(await sweeper.sweep({ budgetMs: 100 }), { ...none, claimed: 1, retrying: 1 });
-      const took = performance.now() - started;
-      assert.ok(took >= 300 && took < 900, `took ${took} ms`);
       const attempts = async () => (await deliveries(sql, w.channelId)).map((d) => d.attempts).sort();
       assert.deepEqual(await attempts(), [0, 0, 1]);
       // With budget left, the next batches come.
