@@ -6,7 +6,7 @@ import { clientCounter } from "../supabase/functions/_shared/client_address.ts";
 // The client counted for a connection from this address, with no proxy (hops 0: only the
 // connection's address counts).
 const canonicalClient = (entry: string | null) => clientCounter(0, () => {})(null, entry);
-/** What every entry that is not an IP address counts as (API.md §7). */
+/** What every entry that is not an IP address counts as (docs/guide.md, "The intake guard"). */
 const UNKNOWN_CLIENT = "unknown";
 
 Deno.test("canonicalClient: every spelling of one address is one client", () => {
