@@ -7,7 +7,7 @@ const MIGRATIONS_DIR = new URL("../supabase/migrations/", import.meta.url);
 
 // The roles every Supabase project has. On plain PostgreSQL they must exist before the
 // migrations run, with the same attributes as on Supabase.
-const SUPABASE_ROLES = `
+export const SUPABASE_ROLES = `
 do $$
 begin
   if not exists (select from pg_roles where rolname = 'anon') then

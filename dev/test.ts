@@ -5,40 +5,11 @@
 // after another: the webhook sweeper tests claim due deliveries of the whole database, which
 // must not race other files' assertions on the outbox.
 import postgres from "postgres";
-import { join } from "node:path";
-import { startCluster } from "./cluster.ts";
 import { migrate } from "./migrate.ts";
+import { scratchServer } from "./scratch.ts";
 
-async function throwawayDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const given = Deno.env.get("DATABASE_URL");
-  if (given) {
-    const name = `openapi_operations_test_${crypto.randomUUID().replaceAll("-", "")}`;
-    const admin = postgres(given, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database ${name}`);
-    const url = new URL(given);
-    url.pathname = `/${name}`;
-    return {
-      url: url.toString(),
-      drop: async () => {
-        await admin.unsafe(`drop database ${name} with (force)`);
-        await admin.end();
-      },
-    };
-  }
-  // World-traversable, so the postgres user can reach it when we run as root.
-  const dir = await Deno.makeTempDir({ prefix: "openapi-operations-test-" });
-  await Deno.chmod(dir, 0o755);
-  const cluster = await startCluster(join(dir, "data"), { fast: true });
-  return {
-    url: cluster.url,
-    drop: async () => {
-      await cluster.stop();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
-const database = await throwawayDatabase();
+const server = await scratchServer();
+const database = await server.database();
 let code = 1;
 try {
   const sql = postgres(database.url, { max: 1, onnotice: () => {} });
@@ -55,5 +26,6 @@ try {
   code = (await child.status).code;
 } finally {
   await database.drop();
+  await server.stop();
 }
 Deno.exit(code);

@@ -37,6 +37,7 @@ create index leads_channels_id_created_at_idx on public.leads (channels_id, crea
 create index leads_lead_status_id_idx on public.leads (lead_status_id);
 alter table public.leads enable row level security;
 revoke all on public.leads from anon, authenticated;
+revoke all on sequence public.leads_legacy_id_seq from anon, authenticated;
 
 create table public.property_values (
   id uuid primary key default gen_random_uuid(),
@@ -381,8 +382,8 @@ language plpgsql
 stable
 security definer
 set search_path = ''
-set jit = off
 set plan_cache_mode = force_generic_plan
+set jit = off
 as $$
 declare
   v_company uuid := internal.company_for_key(key_hash);

@@ -190,8 +190,8 @@ language plpgsql
 stable
 security definer
 set search_path = ''
-set jit = off
 set plan_cache_mode = force_generic_plan
+set jit = off
 as $$
 declare
   v_channel public.channels := internal.accessible_channel(internal.company_for_key(key_hash),

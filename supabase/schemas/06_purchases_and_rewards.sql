@@ -439,8 +439,8 @@ language plpgsql
 stable
 security definer
 set search_path = ''
-set jit = off
 set plan_cache_mode = force_generic_plan
+set jit = off
 as $$
 declare
   v_company uuid := internal.company_for_key(key_hash);
@@ -501,8 +501,8 @@ language plpgsql
 stable
 security definer
 set search_path = ''
-set jit = off
 set plan_cache_mode = force_generic_plan
+set jit = off
 as $$
 declare
   v_company uuid := internal.company_for_key(key_hash);
