@@ -16,7 +16,9 @@ export async function schemaFiles(): Promise<{ name: string; sql: string }[]> {
     if (entry.isFile && entry.name.endsWith(".sql")) names.push(entry.name);
   }
   names.sort();
-  return await Promise.all(names.map(async (name) => ({ name, sql: await Deno.readTextFile(new URL(name, SCHEMAS_DIR)) })));
+  return await Promise.all(
+    names.map(async (name) => ({ name, sql: await Deno.readTextFile(new URL(name, SCHEMAS_DIR)) })),
+  );
 }
 
 /** Creates the Supabase roles if missing and applies every schema file, in one transaction. */
@@ -96,7 +98,9 @@ export async function catalog(sql: postgres.Sql): Promise<Map<string, string>> {
     where ${OWN} and t.typtype in ('d', 'e', 'r') or (${OWN} and t.typtype = 'c'
       and (select c.relkind from pg_class c where c.oid = t.typrelid) = 'c')
     union all
-    select 'function ' || p.oid::regprocedure::text, pg_get_functiondef(p.oid) || E'\\nacl=' || ${acl("p.proacl")}
+    select 'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', pg_get_functiondef(p.oid) || E'\\nacl=' || ${
+    acl("p.proacl")
+  }
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace where ${OWN} and p.prokind in ('f', 'p')
       and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')
     union all
@@ -127,7 +131,10 @@ export function catalogDiff(from: Map<string, string>, to: Map<string, string>):
     else if (b === undefined) out.push(`- ${key}\n${indent(a, "- ")}`);
     else {
       const [al, bl] = [a.split("\n"), b.split("\n")];
-      const lines = [...al.filter((l) => !bl.includes(l)).map((l) => `-   ${l}`), ...bl.filter((l) => !al.includes(l)).map((l) => `+   ${l}`)];
+      const lines = [
+        ...al.filter((l) => !bl.includes(l)).map((l) => `-   ${l}`),
+        ...bl.filter((l) => !al.includes(l)).map((l) => `+   ${l}`),
+      ];
       out.push(`~ ${key}\n${lines.join("\n")}`);
     }
   }
@@ -140,12 +147,23 @@ function indent(text: string, prefix: string): string {
 
 /** The SQL migra writes to turn the database at `fromUrl` into the one at `toUrl` ("" for none). */
 export async function migraSql(fromUrl: string, toUrl: string): Promise<string> {
-  const migration = await migra(fromUrl, toUrl, {
-    unsafe: true,
-    withPrivileges: true,
-    excludeSchema: ["supabase_migrations", "cron"],
-  });
-  return migration.sql.trim();
+  // Its client (pg-promise) warns on every call after the first that it connects to a database it
+  // already knows; that is expected here.
+  // (It prints the warning with console.log.)
+  const log = console.log;
+  console.log = (...args: unknown[]) => {
+    if (!String(args[0]).includes("duplicate database object")) log(...args);
+  };
+  try {
+    const migration = await migra(fromUrl, toUrl, {
+      unsafe: true,
+      withPrivileges: true,
+      excludeSchema: ["supabase_migrations", "cron"],
+    });
+    return migration.sql.trim();
+  } finally {
+    console.log = log;
+  }
 }
 
 /**
