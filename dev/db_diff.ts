@@ -35,6 +35,7 @@ async function writeMigration(name: string, body: string): Promise<string> {
   return `supabase/migrations/${file}`;
 }
 
+await Deno.mkdir(MIGRATIONS_DIR, { recursive: true });
 if (!check && (await migrationFiles()).length === 0) {
   const files = await schemaFiles();
   const body = files.map((f) => `-- supabase/schemas/${f.name}\n\n${f.sql.trim()}\n`).join("\n");

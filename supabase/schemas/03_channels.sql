@@ -9,8 +9,6 @@
 -- own (`channel update --purchase-writers any` allows every party on one channel).
 -- hold_days: how long a reward stays `pending` before it is payable. intake_per_minute: public
 -- intake leads per client address per minute.
--- (id, currency) is unique so that a reward event's key (channels_id, currency) proves the reward
--- is in its channel's currency with one check on the channel row.
 create table public.channels (
   id uuid primary key default gen_random_uuid(),
   uuid uuid not null unique default gen_random_uuid(),
@@ -27,8 +25,7 @@ create table public.channels (
   webhook_secret text,
   purchase_writers text not null default 'receiving' check (purchase_writers in ('receiving', 'any')),
   hold_days integer not null default 30 check (hold_days between 0 and 3650),
-  intake_per_minute integer not null default 10 check (intake_per_minute between 1 and 10000),
-  constraint channels_id_currency_key unique (id, currency)
+  intake_per_minute integer not null default 10 check (intake_per_minute between 1 and 10000)
 );
 -- The role indexes serve internal.accessible_channels (public.get_channels).
 create index channels_creator_idx on public.channels (creator);
@@ -36,6 +33,10 @@ create index channels_partner_idx on public.channels (partner);
 create index channels_referring_id_idx on public.channels (referring_id);
 create index channels_receiving_id_idx on public.channels (receiving_id);
 create index channels_currency_idx on public.channels (currency);
+-- (id, currency) is unique so that a reward event's key (channels_id, currency) proves the reward
+-- is in its channel's currency with one check on the channel row. Declared after the indexes
+-- above: see leads_id_channels_id_key (04_leads.sql).
+alter table public.channels add constraint channels_id_currency_key unique (id, currency);
 alter table public.channels enable row level security;
 revoke all on public.channels from anon, authenticated;
 

@@ -73,17 +73,17 @@ create table public.reward_events (
 );
 -- Only the indexes a query uses: every index is written by every purchase.
 create index reward_events_channels_id_idx on public.reward_events (channels_id, created_at desc, id desc);
-create index reward_events_lead_idx on public.reward_events (leads_id, created_at desc, id desc);
 create index reward_events_purchases_id_idx on public.reward_events (purchases_id);
+-- new_lead and status_change rewards are paid at most once per trigger and lead, ever; the
+-- lead row lock in update_status serialises writers, and this index makes it a guarantee.
+create unique index reward_events_once_per_lead_idx on public.reward_events (reward_triggers_id, leads_id)
+  where purchases_id is null;
 create index reward_events_payouts_id_idx on public.reward_events (payouts_id) where payouts_id is not null;
 -- Refund reversals are few: these serve the lookups from a refund or an original reward.
 create index reward_events_refunds_id_idx on public.reward_events (refunds_id) where refunds_id is not null;
 create index reward_events_reverses_idx on public.reward_events (reverses_reward_events_id)
   where reverses_reward_events_id is not null;
--- new_lead and status_change rewards are paid at most once per trigger and lead, ever; the
--- lead row lock in update_status serialises writers, and this index makes it a guarantee.
-create unique index reward_events_once_per_lead_idx on public.reward_events (reward_triggers_id, leads_id)
-  where purchases_id is null;
+create index reward_events_lead_idx on public.reward_events (leads_id, created_at desc, id desc);
 alter table public.reward_events enable row level security;
 revoke all on public.reward_events from anon, authenticated;
 
