@@ -29,6 +29,19 @@ Deno.test({
         assert.ok(a.has("view internal.reward_event_status"));
       });
 
+      await t.step("the rules are inlined: a plan shows their expressions, not a call", async () => {
+        const plan = async (query: string) =>
+          (await from.unsafe(`explain (verbose, costs off) ${query}`)).map((r) => r["QUERY PLAN"]).join("\n");
+        const id = "00000000-0000-0000-0000-000000000000";
+        const scalars = await plan(`select internal.iso_time(now()), internal.reward_status('pending', false, now(), 3),
+          internal.may_record_purchases('any', null, null), internal.reward_amount('fixed', 1, 2, 2)`);
+        assert.match(scalars, /to_char\(timezone\('UTC'::text, now\(\)\)/);
+        assert.doesNotMatch(scalars, /iso_time|reward_status|may_record_purchases|reward_amount/);
+        const channels = await plan(`select c.id from internal.accessible_channels('${id}') c`);
+        assert.match(channels, /on public\.channels c/);
+        assert.doesNotMatch(channels, /Function Scan/);
+      });
+
       await t.step("migra finds no difference", async () => {
         assert.equal(await migraSql(fromDb.url, toDb.url), "");
       });
