@@ -7,7 +7,7 @@ const MIGRATIONS_DIR = new URL("../supabase/migrations/", import.meta.url);
 
 // The roles every Supabase project has. On plain PostgreSQL they must exist before the
 // migrations run, with the same attributes as on Supabase.
-const SUPABASE_ROLES = `
+export const SUPABASE_ROLES = `
 do $$
 begin
   if not exists (select from pg_roles where rolname = 'anon') then
@@ -45,8 +45,19 @@ export async function migrationFiles(): Promise<{ version: string; name: string;
 export async function migrate(sql: postgres.Sql): Promise<string[]> {
   await sql.unsafe(SUPABASE_ROLES);
   await sql.unsafe(HISTORY_TABLE);
+  const files = await migrationFiles();
+  const known = new Set(files.map((f) => f.version));
+  const foreign = (await sql<{ version: string }[]>`select version from supabase_migrations.schema_migrations
+    order by version`).map((r) => r.version).filter((v) => !known.has(v));
+  if (foreign.length) {
+    throw new Error(
+      `This database was migrated with migrations that supabase/migrations no longer has (${foreign.join(", ")}); ` +
+        `they were squashed into one baseline. Reset the local database: stop the server and delete its DATA_DIR ` +
+        `(default .data/), see docs/operations.md, "Changing the database".`,
+    );
+  }
   const applied: string[] = [];
-  for (const file of await migrationFiles()) {
+  for (const file of files) {
     const done = await sql.begin(async (tx) => {
       // Serialises concurrent runners (server and admin CLI started together).
       await tx`select pg_advisory_xact_lock(hashtext('supabase_migrations'))`;

@@ -14,9 +14,8 @@
 //   deno task test --database           the files that use the database (CI runs these on PostgreSQL 15 too)
 //   deno task test tests/x_test.ts ...  those files; other arguments (e.g. --filter) go to `deno test`
 import postgres from "postgres";
-import { join } from "node:path";
-import { startCluster } from "./cluster.ts";
 import { migrate } from "./migrate.ts";
+import { scratchServer } from "./scratch.ts";
 
 /** The tooling tier: test files that start processes. */
 export const TOOLING = [
@@ -70,38 +69,10 @@ async function testArgs(args: string[]): Promise<string[]> {
   return [...rest, ...selected.map((f) => f.path)];
 }
 
-async function throwawayDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const given = Deno.env.get("DATABASE_URL");
-  if (given) {
-    const name = `openapi_operations_test_${crypto.randomUUID().replaceAll("-", "")}`;
-    const admin = postgres(given, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database ${name}`);
-    const url = new URL(given);
-    url.pathname = `/${name}`;
-    return {
-      url: url.toString(),
-      drop: async () => {
-        await admin.unsafe(`drop database ${name} with (force)`);
-        await admin.end();
-      },
-    };
-  }
-  // World-traversable, so the postgres user can reach it when we run as root.
-  const dir = await Deno.makeTempDir({ prefix: "openapi-operations-test-" });
-  await Deno.chmod(dir, 0o755);
-  const cluster = await startCluster(join(dir, "data"), { fast: true });
-  return {
-    url: cluster.url,
-    drop: async () => {
-      await cluster.stop();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
 if (import.meta.main) {
   const args = await testArgs(Deno.args);
-  const database = await throwawayDatabase();
+  const server = await scratchServer();
+  const database = await server.database();
   let code = 1;
   try {
     const sql = postgres(database.url, { max: 1, onnotice: () => {} });
@@ -118,6 +89,7 @@ if (import.meta.main) {
     code = (await child.status).code;
   } finally {
     await database.drop();
+    await server.stop();
   }
   Deno.exit(code);
 }

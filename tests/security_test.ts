@@ -67,15 +67,24 @@ Deno.test("Supabase security model", async (t) => {
         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
         where n.nspname in ('public', 'internal') order by 1, 2`;
       assert.ok(functions.some((f) => f.name === "create_purchase"));
-      for (const f of functions) {
+      // The rules the planner inlines (LANGUAGE sql, no SET clause, which would stop the inlining;
+      // docs/operations.md, "Changing the database"): internal, not security definer, and only these.
+      const inlined = ["accessible_channels", "iso_time", "may_record_purchases", "reward_amount", "reward_status"];
+      assert.deepEqual(
+        functions.filter((f) => f.config === null).map((f) => `${f.schema}.${f.name}`),
+        inlined.map((name) => `internal.${name}`),
+      );
+      for (const f of functions.filter((f) => f.config !== null)) {
         // A listing's statements are written for generic plans, planned once per session and
-        // never JIT-compiled (20261126001700_reward_status_view.sql, …1900_listing_jit_off.sql);
-        // nothing else may be set.
+        // never JIT-compiled (supabase/schemas: get_leads, get_purchases, get_reward_events,
+        // get_payouts); nothing else may be set.
         assert.ok(
           [['search_path=""'], ['search_path=""', "plan_cache_mode=force_generic_plan", "jit=off"]]
             .some((allowed) => JSON.stringify(allowed) === JSON.stringify(f.config)),
           `${f.schema}.${f.name} config ${JSON.stringify(f.config)}`,
         );
+      }
+      for (const f of functions) {
         assert.equal(f.anon, false, `${f.schema}.${f.name} anon`);
         assert.equal(f.authenticated, false, `${f.schema}.${f.name} authenticated`);
         assert.equal(f.service_role, f.schema === "public", `${f.schema}.${f.name} service_role`);

@@ -1,5 +1,34 @@
--- Webhook delivery: every attempt recorded, deliveries claimed by sweepers with a lease.
+-- Webhooks: the outbox (webhook_deliveries, one row per delivery, queued in the transaction of
+-- the lead change it announces), its attempts (webhook_attempts), queueing
+-- (internal.queue_webhook) and the sweeper's functions claim_webhook_deliveries and
+-- record_webhook_attempt. What a receiver gets: docs/webhooks.md.
 
+-- A row is queued in the same transaction as the lead change it announces, so a rolled-back
+-- change announces nothing; delivery happens after commit. The payload is json, not jsonb: json
+-- keeps its text exactly as built, in the documented key order ({"type", "id", "created_at",
+-- "data": {"lead", "status"}}), and the sweeper signs and sends that text unchanged.
+create table public.webhook_deliveries (
+  id uuid primary key default gen_random_uuid(),
+  created_at timestamptz not null default now(),
+  channels_id uuid not null references public.channels (id) on delete cascade,
+  events_id uuid not null references public.events (id),
+  type text not null check (type in ('lead.created', 'lead.status_updated')),
+  url text not null,
+  payload json not null,
+  status text not null default 'pending' check (status in ('pending', 'delivered', 'failed')),
+  attempts integer not null default 0,
+  next_attempt_at timestamptz not null default now(),
+  delivered_at timestamptz,
+  last_error text
+);
+-- The delivery sweep's lookup: due pending rows.
+create index webhook_deliveries_due_idx on public.webhook_deliveries (next_attempt_at) where status = 'pending';
+create index webhook_deliveries_channels_id_idx on public.webhook_deliveries (channels_id, created_at desc);
+create index webhook_deliveries_events_id_idx on public.webhook_deliveries (events_id);
+alter table public.webhook_deliveries enable row level security;
+revoke all on public.webhook_deliveries from anon, authenticated;
+
+-- Every attempt of a delivery.
 create table public.webhook_attempts (
   id uuid primary key default gen_random_uuid(),
   webhook_deliveries_id uuid not null references public.webhook_deliveries (id) on delete cascade,
@@ -26,12 +55,40 @@ end;
 $$;
 revoke execute on function internal.webhook_retry_window() from public;
 
+-- internal.queue_webhook(channel_id, event_id, type, url, lead, status): queues one
+-- delivery in the outbox, in the caller's transaction. The payload is fixed now, so every
+-- attempt sends the same body, byte for byte.
+create function internal.queue_webhook(
+  channel_id uuid,
+  event_id uuid,
+  type text,
+  url text,
+  lead json,
+  status text
+)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  insert into public.webhook_deliveries (channels_id, events_id, type, url, payload)
+  values (channel_id, event_id, type, url, json_build_object(
+    'type', type,
+    'id', event_id,
+    'created_at', internal.iso_time(now()),
+    'data', json_build_object('lead', lead, 'status', status)
+  ));
+end;
+$$;
+revoke execute on function internal.queue_webhook(uuid, uuid, text, text, json, text) from public;
+
 -- public.claim_webhook_deliveries(batch_size, lease_seconds): claims up to batch_size due
 -- pending deliveries for this sweeper. Each claimed row's attempt counter goes up and its
 -- next_attempt_at moves lease_seconds ahead, so no other sweeper takes it meanwhile (rows
 -- locked by a concurrent claim are skipped); a sweeper that dies leaves the row to be taken
 -- again when the lease ends (at-least-once). Returns [{id, event_id, url, payload, secret,
--- attempt}] with the channel's signing secret.
+-- attempt}] with the channel's signing secret; each payload comes as a string holding the stored
+-- JSON text, so no client-side parsing can reorder or round it.
 create function public.claim_webhook_deliveries(batch_size integer, lease_seconds integer)
 returns json
 language plpgsql
@@ -53,8 +110,9 @@ begin
     from due where d.id = due.id
     returning d.*
   )
-  select coalesce(json_agg(json_build_object('id', c.id, 'event_id', c.events_id, 'url', c.url, 'payload', c.payload,
-    'secret', ch.webhook_secret, 'attempt', c.attempts) order by c.next_attempt_at, c.id), '[]'::json)
+  select coalesce(json_agg(json_build_object('id', c.id, 'event_id', c.events_id, 'url', c.url,
+    'payload', c.payload::text, 'secret', ch.webhook_secret, 'attempt', c.attempts)
+    order by c.next_attempt_at, c.id), '[]'::json)
   into v_claimed
   from claimed c join public.channels ch on ch.id = c.channels_id;
   return v_claimed;

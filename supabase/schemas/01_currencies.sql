@@ -1,6 +1,17 @@
+-- Currencies: the table of ISO 4217 codes and their minor units, and its rows.
+
 -- ISO 4217 currencies in circulation with their minor units (digits after the decimal
 -- point). Percentage rewards are rounded to these. Funds codes are included; precious
--- metals and testing codes, which have no minor unit, are not.
+-- metals and testing codes, which have no minor unit, are not. The rows are reference data the
+-- API needs, so they are part of the schema; a schema diff does not compare rows (see
+-- docs/operations.md, "Changing the database").
+create table public.currencies (
+  code char(3) primary key check (code ~ '^[A-Z]{3}$'),
+  minor_units smallint not null check (minor_units between 0 and 4)
+);
+alter table public.currencies enable row level security;
+revoke all on public.currencies from anon, authenticated;
+
 insert into public.currencies (code, minor_units) values
   ('AED', 2),
   ('AFN', 2),
