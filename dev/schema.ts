@@ -49,7 +49,7 @@ const OWN = `n.nspname in ('public', 'internal', 'extensions')`;
  * security, columns in order with type, nullability, default and identity, constraints (of tables
  * and domains), indexes, view definitions, domains, functions as pg_get_functiondef writes them
  * (body, volatility, security definer and every SET setting) with their privileges, triggers,
- * policies and default privileges.
+ * policies and default privileges; and the rows the schema holds (the currencies), as a hash.
  */
 export async function catalog(sql: postgres.Sql): Promise<Map<string, string>> {
   const rows = await sql.unsafe<{ key: string; def: string }[]>(`
@@ -116,6 +116,9 @@ export async function catalog(sql: postgres.Sql): Promise<Map<string, string>> {
     select 'default privileges for ' || pg_get_userbyid(d.defaclrole) || ' in ' || coalesce(n.nspname, 'every schema')
       || ' on ' || d.defaclobjtype::text, ${acl("d.defaclacl")}
     from pg_default_acl d left join pg_namespace n on n.oid = d.defaclnamespace
+    union all
+    select 'rows public.currencies', (select md5(string_agg(c::text, ',' order by c.code)) from public.currencies c)
+    where to_regclass('public.currencies') is not null
   `);
   return new Map(rows.map((r) => [r.key, r.def]));
 }
@@ -171,8 +174,8 @@ export async function migraSql(fromUrl: string, toUrl: string): Promise<string> 
  * plan_cache_mode) when its body is unchanged, a function's EXECUTE privileges (granted or
  * revoked; a new function's too, which Postgres creates executable by PUBLIC), a view's
  * privileges, and a changed view's options (security_invoker), which migra's create or replace
- * view resets. Default privileges are not written: `differences` lists them for a person to
- * write.
+ * view resets. Default privileges and rows are not written: `differences` lists them for a
+ * person to write.
  */
 export function completion(from: Map<string, string>, to: Map<string, string>): { sql: string; differences: string[] } {
   const statements: string[] = [];
@@ -189,10 +192,14 @@ export function completion(from: Map<string, string>, to: Map<string, string>): 
         statements.push(`alter function ${signature} reset all;`);
         for (const s of settings) statements.push(`alter function ${signature} set ${s};`);
       }
-      if (acl !== oldAcl) statements.push(...privileges(`function ${signature}`, "execute", acl));
+      // A new function with the default privileges needs nothing.
+      if (acl !== oldAcl && !(oldAcl === undefined && acl === "default")) {
+        statements.push(...privileges(`function ${signature}`, "execute", acl));
+      }
     } else if (key.startsWith("relation ") && def.includes("kind=v")) {
       const acl = /acl=(\S*)/.exec(def)![1];
-      if (acl !== /acl=(\S*)/.exec(before ?? "")?.[1]) {
+      const oldAcl = /acl=(\S*)/.exec(before ?? "")?.[1];
+      if (acl !== oldAcl && !(oldAcl === undefined && acl === "default")) {
         statements.push(...privileges(`table ${key.slice("relation ".length)}`, null, acl));
       }
     } else if (key.startsWith("view ")) {
@@ -200,7 +207,7 @@ export function completion(from: Map<string, string>, to: Map<string, string>): 
       const name = key.slice("view ".length);
       const options = /options=(\S+)/.exec(to.get(`relation ${name}`) ?? "")?.[1];
       if (options) statements.push(`alter view ${name} set (${options.replaceAll(",", ", ")});`);
-    } else if (key.startsWith("default privileges ")) {
+    } else if (key.startsWith("default privileges ") || key.startsWith("rows ")) {
       differences.push(`${key}: ${before ?? "(none)"} → ${def}`);
     }
   }
