@@ -128,6 +128,8 @@ export interface Row {
   original: string[];
   /** The row as JSON text for the request, when it can be sent. */
   json?: string;
+  /** Cells of a CSV row beyond the header's columns, written after `error` in FILE.errors.csv. */
+  extra?: string[];
   /** The error of a row refused here. */
   refused?: { code: string; error: string };
 }
@@ -140,6 +142,40 @@ export interface Source {
   rows: AsyncIterable<Row>;
 }
 
+/**
+ * A stream's items, then its error if it fails. (A stream's own async iterator throws the error as soon as it
+ * happens, dropping the items parsed before it: the rows before a bad record would never be sent.) At most 1,000
+ * items wait: the stream is paused until they are taken.
+ */
+function inOrder<T>(stream: NodeJS.ReadableStream): AsyncIterator<T> {
+  const queue: ({ item: T } | { error: unknown } | { end: true })[] = [];
+  let wake: (() => void) | null = null;
+  const push = (entry: (typeof queue)[number]) => {
+    queue.push(entry);
+    wake?.();
+  };
+  stream.on("data", (item: T) => {
+    push({ item });
+    if (queue.length >= 1000) stream.pause();
+  });
+  stream.on("error", (error: unknown) => push({ error }));
+  stream.on("end", () => push({ end: true }));
+  return {
+    async next(): Promise<IteratorResult<T>> {
+      while (!queue.length) await new Promise<void>((resolve) => wake = resolve);
+      wake = null;
+      const entry = queue[0];
+      if ("item" in entry) {
+        queue.shift();
+        if (queue.length < 100 && stream.isPaused()) stream.resume();
+        return { value: entry.item, done: false };
+      }
+      if ("error" in entry) throw entry.error;
+      return { value: undefined, done: true };
+    },
+  };
+}
+
 /** Opens FILE as CSV: reads the header (a UsageError when it lacks a required column) and streams the rows. */
 export async function csvSource(file: string): Promise<Source> {
   const parser = createReadStream(file).pipe(parse({
@@ -149,9 +185,7 @@ export async function csvSource(file: string): Promise<Source> {
     relax_quotes: true,
     skip_empty_lines: true,
   }));
-  const records = parser[Symbol.asyncIterator]() as AsyncIterator<
-    { record: string[]; info: { lines: number; empty_lines: number } }
-  >;
+  const records = inOrder<{ record: string[]; info: { lines: number; empty_lines: number } }>(parser);
   const first = await records.next();
   if (first.done) throw new UsageError(`${file} is empty: it needs a header row`);
   const header = first.value.record.map((name) => name.trim());
@@ -176,9 +210,14 @@ export async function csvSource(file: string): Promise<Source> {
       endLine = info.lines;
       emptyLines = info.empty_lines;
       if (record.length !== header.length) {
+        // Short rows are padded so FILE.errors.csv's own columns stay in place; a long row's extra cells follow them.
+        const cells = record.length < header.length
+          ? [...record, ...Array(header.length - record.length).fill("")]
+          : record;
         yield {
           line,
-          original: record,
+          original: cells.slice(0, header.length),
+          extra: cells.slice(header.length),
           refused: {
             code: "invalid_row",
             error: `Row has ${record.length} fields, the header has ${header.length}`,
@@ -266,7 +305,8 @@ function byteLength(text: string): number {
 
 /**
  * Groups rows into batches of at most `size` rows whose request bodies stay within `maxBytes`, skipping the
- * first `skip` rows (answered by an earlier run). Rows refused here ride along in their batch, unsent.
+ * first `skip` rows (answered by an earlier run). Rows refused here ride along in their batch, unsent; so does a
+ * row too large for any request. When reading fails, the rows read so far are a last batch before the error.
  */
 export async function* batches(
   rows: AsyncIterable<Row>,
@@ -277,16 +317,30 @@ export async function* batches(
   let index = 0;
   let batch: Batch = { start: skip, rows: [] };
   let bytes = 0;
-  for await (const row of rows) {
-    if (index++ < skip) continue;
-    const rowBytes = row.json === undefined ? 0 : byteLength(row.json) + 1;
-    if (batch.rows.length === size || (batch.rows.length > 0 && bytes + rowBytes > maxBytes)) {
-      yield batch;
-      batch = { start: batch.start + batch.rows.length, rows: [] };
-      bytes = 0;
+  try {
+    for await (const read of rows) {
+      if (index++ < skip) continue;
+      let row = read;
+      let rowBytes = row.json === undefined ? 0 : byteLength(row.json) + 1;
+      if (rowBytes > maxBytes) {
+        row = {
+          ...row,
+          json: undefined,
+          refused: { code: "row_too_large", error: "Row is larger than the API's 1 MiB request limit" },
+        };
+        rowBytes = 0;
+      }
+      if (batch.rows.length === size || (batch.rows.length > 0 && bytes + rowBytes > maxBytes)) {
+        yield batch;
+        batch = { start: batch.start + batch.rows.length, rows: [] };
+        bytes = 0;
+      }
+      batch.rows.push(row);
+      bytes += rowBytes;
     }
-    batch.rows.push(row);
-    bytes += rowBytes;
+  } catch (error) {
+    if (batch.rows.length) yield batch;
+    throw error;
   }
   if (batch.rows.length) yield batch;
 }
@@ -448,7 +502,9 @@ async function postBatch(
       const text = await res.text();
       if (res.status === 200) {
         const results = (JSON.parse(text) as { results?: RowResult[] }).results;
-        if (!Array.isArray(results)) throw new StoppedError(`unexpected response for ${rowsLabel}: ${text.slice(0, 300)}`);
+        if (!Array.isArray(results)) {
+          throw new StoppedError(`unexpected response for ${rowsLabel}: ${text.slice(0, 300)}`);
+        }
         return results;
       }
       if (!RETRYABLE.has(res.status)) {
@@ -492,6 +548,7 @@ export class Progress {
   #bar: cliProgress.SingleBar | null = null;
   #startedAt = performance.now();
   #lastLine = -Infinity;
+  #lastShown = "";
   #startRows: number;
 
   constructor(readonly terminal: boolean, public total: number, readonly done: number) {
@@ -522,9 +579,11 @@ export class Progress {
       return;
     }
     const now = performance.now();
-    if (!final && now - this.#lastLine < PLAIN_PROGRESS_EVERY_MS) return;
-    this.#lastLine = now;
     const total = Math.max(this.total, done);
+    // The last line always shows the rows done as the total; it is not repeated when the last batch's line did.
+    if (final ? this.#lastShown === `${done}/${total}` : now - this.#lastLine < PLAIN_PROGRESS_EVERY_MS) return;
+    this.#lastLine = now;
+    this.#lastShown = `${done}/${total}`;
     const percent = total ? Math.floor((done / total) * 100) : 100;
     const eta = rate > 0 ? duration((total - done) / rate) : "?";
     console.error(`progress: ${done}/${total} rows (${percent}%), ${rate} rows/s, ETA ${eta}`);
@@ -584,6 +643,13 @@ export async function runImport(options: Options): Promise<number> {
   const lines = await countLines(options.file);
   const progress = new Progress(Deno.stderr.isTerminal(), options.format === "csv" ? lines - 1 : lines, state.rows);
   let stopped: string | null = null;
+  // Ctrl-C: the bar gives the cursor back, and the way to resume is printed. Every answered batch is already saved.
+  const interrupted = () => {
+    progress.stop();
+    console.error(`\ninterrupted after row ${state.rows}: run the same command again to resume (${paths.state})`);
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", interrupted);
   try {
     for await (const batch of batches(source.rows, options.batch, state.rows)) {
       const sendable = batch.rows.filter((row) => row.json !== undefined);
@@ -610,7 +676,7 @@ export async function runImport(options: Options): Promise<number> {
         else {
           state.errors++;
           const { code, error } = result ? { code: result.code ?? "", error: result.error ?? "" } : row.refused!;
-          refused.push([...row.original, String(row.line), code, error]);
+          refused.push([...row.original, String(row.line), code, error, ...row.extra ?? []]);
         }
       }
       await errorsFile.write(refused);
@@ -623,9 +689,10 @@ export async function runImport(options: Options): Promise<number> {
     if (!(error instanceof StoppedError)) throw error;
     stopped = error.message;
   } finally {
+    Deno.removeSignalListener("SIGINT", interrupted);
     errorsFile.close();
   }
-  progress.update(state.rows, stopped === null);
+  if (stopped === null) progress.update(state.rows, true);
   progress.stop();
   const rate = Math.round(progress.rate(state.rows));
   console.log(

@@ -25,6 +25,7 @@ export const TOOLING = [
   "tests/cold_start_test.ts",
   "tests/docs_page_test.ts",
   "tests/docs_test.ts",
+  "tests/import_command_test.ts",
   "tests/openapi_test.ts",
   "tests/smoke_test.ts",
 ];

@@ -46,6 +46,15 @@ export function testEnv(): TestEnv {
   };
 }
 
+/** Serves a handler over HTTP on a free loopback port; returns the function URL and a way to stop it. */
+export function serveHandler(handler: (req: Request) => Response | Promise<Response>) {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/functions/v1/openapi-operations`,
+    stop: () => server.shutdown(),
+  };
+}
+
 /** A response, read once. */
 export interface Reply {
   status: number;

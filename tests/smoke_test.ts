@@ -3,18 +3,9 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { EXPECTED_CORS, formatResult, smoke } from "../dev/smoke.ts";
-import { ops, testEnv, world } from "./helpers.ts";
+import { ops, serveHandler as serve, testEnv, world } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-
-/** Serves a handler on a free loopback port; returns the function URL and a way to stop it. */
-function serve(handler: (req: Request) => Response | Promise<Response>) {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
-  return {
-    url: `http://127.0.0.1:${server.addr.port}/functions/v1/openapi-operations`,
-    stop: () => server.shutdown(),
-  };
-}
 
 /** Runs `deno task smoke <url> <key>` as a process. */
 async function smokeCommand(url: string, key: string) {
