@@ -5,8 +5,10 @@
 // ignored) or JSON Lines (one create_purchase object with external_id per line), by extension (.csv; .jsonl,
 // .ndjson) or --format. It is streamed (csv-parse, node:readline): memory stays flat for any size. Rows go in
 // batches of up to --batch (default 1000) rows and 1,000,000 bytes of request body, one at a time; a batch is
-// retried on network errors and 429/500/502/503/504 with backoff, under an Idempotency-Key that is the same for
-// that batch in every retry and resumed run (`import:<run id>:<first row>:<rows>`), so a retry replays.
+// retried on network errors and 429/500/502/504 with backoff, under an Idempotency-Key that is the same for that
+// batch in every retry and resumed run (`import:<run id>:<first row>:<rows>`), so a retry replays. A 503 (the
+// API's deadline passed: nothing was written) halves the rows per request (doubled again after 20 that pass);
+// for a single row it is retried with backoff too.
 //
 // Resuming: after each answered batch FILE.import-state records the rows answered so far, the totals and the
 // length of FILE.errors.csv; running the same command again continues after those rows (the state is removed
@@ -304,13 +306,13 @@ function byteLength(text: string): number {
 }
 
 /**
- * Groups rows into batches of at most `size` rows whose request bodies stay within `maxBytes`, skipping the
+ * Groups rows into batches of at most `size` rows (a number, or asked before each row) whose request bodies stay within `maxBytes`, skipping the
  * first `skip` rows (answered by an earlier run). Rows refused here ride along in their batch, unsent; so does a
  * row too large for any request. When reading fails, the rows read so far are a last batch before the error.
  */
 export async function* batches(
   rows: AsyncIterable<Row>,
-  size: number,
+  size: number | (() => number),
   skip = 0,
   maxBytes = MAX_BODY_BYTES - 200,
 ): AsyncIterable<Batch> {
@@ -330,7 +332,8 @@ export async function* batches(
         };
         rowBytes = 0;
       }
-      if (batch.rows.length === size || (batch.rows.length > 0 && bytes + rowBytes > maxBytes)) {
+      const limit = typeof size === "number" ? size : size();
+      if (batch.rows.length >= limit || (batch.rows.length > 0 && bytes + rowBytes > maxBytes)) {
         yield batch;
         batch = { start: batch.start + batch.rows.length, rows: [] };
         bytes = 0;
@@ -368,6 +371,8 @@ export interface State {
   errors: number;
   /** The length of FILE.errors.csv after those rows. */
   errors_bytes: number;
+  /** Rows per request for the next batch (--batch, less while the API answers 503). */
+  batch_size: number;
 }
 
 /** The state file and errors file paths of FILE. */
@@ -481,13 +486,20 @@ function errorOf(text: string): string {
   return text.slice(0, 300);
 }
 
-/** Posts a batch; retries network errors and the retryable statuses with backoff. Returns the per-row results. */
+/** A 503 for a request of several rows: the API's deadline passed and nothing was written; fewer rows may pass. */
+class TooSlow extends Error {}
+
+/**
+ * Posts a batch; retries network errors and the retryable statuses with backoff under the same Idempotency-Key.
+ * A 503 for several rows throws TooSlow at once, for the caller to send fewer rows per request.
+ */
 async function postBatch(
   options: Options,
   idempotencyKey: string,
   body: string,
   rowsLabel: string,
   log: (line: string) => void,
+  canSplit: boolean,
 ): Promise<RowResult[]> {
   for (let attempt = 1;; attempt++) {
     let problem: string;
@@ -511,10 +523,11 @@ async function postBatch(
         throw new StoppedError(`the API refused ${rowsLabel}: ${res.status} ${errorOf(text)}`);
       }
       problem = `${res.status} ${errorOf(text)}`;
+      if (res.status === 503 && canSplit) throw new TooSlow(problem);
       const retryAfter = Number(res.headers.get("retry-after"));
       if (retryAfter > 0) wait = Math.max(wait, Math.min(retryAfter * 1000, 60_000));
     } catch (error) {
-      if (error instanceof StoppedError) throw error;
+      if (error instanceof StoppedError || error instanceof TooSlow) throw error;
       problem = describe(error);
     }
     if (attempt === MAX_ATTEMPTS) throw new StoppedError(`${rowsLabel} failed ${attempt} times, last: ${problem}`);
@@ -635,7 +648,9 @@ export async function runImport(options: Options): Promise<number> {
     duplicates: 0,
     errors: 0,
     errors_bytes: 0,
+    batch_size: options.batch,
   };
+  state.batch_size = Math.min(state.batch_size || options.batch, options.batch);
   if (loaded.state) console.error(`resuming after row ${state.rows} (${paths.state})`);
   if (source.ignored.length) console.error(`ignoring columns: ${source.ignored.join(", ")}`);
   const errorsFile = new ErrorsFile(paths.errors, source.errorsHeader, state.errors_bytes);
@@ -651,25 +666,43 @@ export async function runImport(options: Options): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", interrupted);
   try {
-    for await (const batch of batches(source.rows, options.batch, state.rows)) {
-      const sendable = batch.rows.filter((row) => row.json !== undefined);
-      const first = batch.start + 1;
-      const label = `rows ${first}-${batch.start + batch.rows.length}`;
-      const results = sendable.length
-        ? await postBatch(
-          options,
-          `import:${state.run_id}:${first}:${sendable.length}`,
-          requestBody(options.channel, sendable),
-          label,
-          (line) => progress.log(line),
-        )
-        : [];
+    // Rows per request: --batch, halved while the API answers 503 (its deadline passed, nothing written), doubled
+    // again after 20 requests in a row that passed.
+    let passed = 0;
+    const send = async (start: number, rows: Row[]): Promise<void> => {
+      const sendable = rows.filter((row) => row.json !== undefined);
+      const first = start + 1;
+      const label = `rows ${first}-${start + rows.length}`;
+      let results: RowResult[] = [];
+      try {
+        if (sendable.length) {
+          results = await postBatch(
+            options,
+            `import:${state.run_id}:${first}:${sendable.length}`,
+            requestBody(options.channel, sendable),
+            label,
+            (line) => progress.log(line),
+            rows.length > 1,
+          );
+        }
+      } catch (error) {
+        if (!(error instanceof TooSlow)) throw error;
+        state.batch_size = Math.ceil(rows.length / 2);
+        passed = 0;
+        progress.log(`${label}: ${error.message}; sending ${state.batch_size} rows per request`);
+        for (let offset = 0; offset < rows.length;) {
+          const count = state.batch_size;
+          await send(start + offset, rows.slice(offset, offset + count));
+          offset += count;
+        }
+        return;
+      }
       if (results.length !== sendable.length || results.some((result, i) => result.index !== i)) {
         throw new StoppedError(`unexpected response for ${label}: ${results.length} results for ${sendable.length}`);
       }
       const refused: string[][] = [];
       let sent = 0;
-      for (const row of batch.rows) {
+      for (const row of rows) {
         const result = row.json === undefined ? null : results[sent++];
         if (result?.status === "created") state.created++;
         else if (result?.status === "duplicate") state.duplicates++;
@@ -680,10 +713,17 @@ export async function runImport(options: Options): Promise<number> {
         }
       }
       await errorsFile.write(refused);
-      state.rows = batch.start + batch.rows.length;
+      if (++passed >= 20 && state.batch_size < options.batch) {
+        state.batch_size = Math.min(options.batch, state.batch_size * 2);
+        passed = 0;
+      }
+      state.rows = start + rows.length;
       state.errors_bytes = errorsFile.bytes;
       await saveState(paths.state, state);
       progress.update(state.rows);
+    };
+    for await (const batch of batches(source.rows, () => state.batch_size, state.rows)) {
+      await send(batch.start, batch.rows);
     }
   } catch (error) {
     if (!(error instanceof StoppedError)) throw error;

@@ -233,15 +233,26 @@ Deno.test("deno task import: reading files", async (t) => {
 Deno.test("deno task import", async (t) => {
   const env = testEnv();
   const { sql } = env;
-  // A front for the real handler that can answer 503 after the handler has done the work (a lost response).
+  // A front for the real handler that can lose a response after the handler has done the work (a gateway's 502),
+  // or answer 503 for requests of more than `maxRows` rows before they reach it (the API's deadline).
   let loseResponse: ((body: string) => boolean) | null = null;
+  let maxRows = Infinity;
+  const seenRows: number[] = [];
   const server = serveHandler(async (req) => {
     const body = await req.text();
+    const rows = (body.match(/"external_id"/g) ?? []).length;
+    seenRows.push(rows);
+    if (rows > maxRows) {
+      return Response.json({ error: "Service unavailable", code: "service_unavailable" }, {
+        status: 503,
+        headers: { "Retry-After": "1" },
+      });
+    }
     const res = await env.handler(new Request(req.url, { method: req.method, headers: req.headers, body }));
     if (loseResponse?.(body)) {
       loseResponse = null;
       await res.body?.cancel();
-      return Response.json({ error: "Service unavailable", code: "service_unavailable" }, { status: 503 });
+      return new Response("Bad gateway", { status: 502 });
     }
     return res;
   });
@@ -443,7 +454,7 @@ Deno.test("deno task import", async (t) => {
     });
 
     await t.step(
-      "a batch whose response was lost (503) is retried under its Idempotency-Key and replayed",
+      "a batch whose response was lost (502) is retried under its Idempotency-Key and replayed",
       async () => {
         const lead = await ops.createLead(sql, { channel, email: "retry@example.com" });
         const retry = join(dir, "retry.csv");
@@ -456,13 +467,40 @@ Deno.test("deno task import", async (t) => {
         const run = await runImport(importArgs(api, key, channel, retry, ["--batch", "2"]));
         assert.equal(run.code, 0, run.stderr.join("\n"));
         assert.deepEqual(run.stderr.filter((line) => !PROGRESS_LINE.test(line)), [
-          "rows 3-4: 503 Service unavailable (service_unavailable); retrying in 0.5 s",
+          "rows 3-4: 502 Bad gateway; retrying in 0.5 s",
         ]);
         assert.equal(totals(run), "rows 6, created 6, duplicates 0, errors 0, N rows/s");
         const [row] = await sql`select count(*)::int as n from public.purchases where leads_id = ${lead.id as string}`;
         assert.equal(row.n, 6);
       },
     );
+
+    await t.step("503 for large requests: fewer rows per request until they pass, every row once", async () => {
+      const lead = await ops.createLead(sql, { channel, email: "slow@example.com" });
+      const slow = join(dir, "slow.csv");
+      await Deno.writeTextFile(
+        slow,
+        "external_id,lead_id,purchase_amount\n" +
+          Array.from({ length: 10 }, (_, i) => `s-${i + 1},${lead.id},1\n`).join(""),
+      );
+      maxRows = 2;
+      seenRows.length = 0;
+      try {
+        const run = await runImport(importArgs(api, key, channel, slow, ["--batch", "8"]));
+        assert.equal(run.code, 0, run.stderr.join("\n"));
+        assert.deepEqual(run.stderr.filter((line) => !PROGRESS_LINE.test(line)), [
+          "rows 1-8: 503 Service unavailable (service_unavailable); sending 4 rows per request",
+          "rows 1-4: 503 Service unavailable (service_unavailable); sending 2 rows per request",
+        ]);
+        assert.equal(totals(run), "rows 10, created 10, duplicates 0, errors 0, N rows/s");
+        assert.deepEqual(seenRows, [8, 4, 2, 2, 2, 2, 2]);
+      } finally {
+        maxRows = Infinity;
+      }
+      const [row] = await sql`select count(*)::int as n, count(distinct external_id)::int as ids
+        from public.purchases where leads_id = ${lead.id as string}`;
+      assert.deepEqual({ ...row }, { n: 10, ids: 10 });
+    });
 
     await t.step("the API refusing a whole batch stops the import: exit 1, nothing written", async () => {
       const lead = await ops.createLead(sql, { channel, email: "refused@example.com" });
