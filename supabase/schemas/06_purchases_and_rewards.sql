@@ -381,19 +381,30 @@ begin
       array(select jsonb_array_elements_text(args -> 'trigger_ids')::uuid));
   end if;
 
-  -- A repeated external_id writes nothing (a concurrent first one is waited for): 409 with the
-  -- recorded purchase's id, read by the next statement, which sees what committed meanwhile.
-  insert into public.purchases (leads_id, channels_id, products_id, purchase_amount, date, description, name,
-    companies_id, external_id)
-  values (v_lead_id, v_channel_id, v_product_id, (args ->> 'purchase_amount')::numeric,
-    coalesce((args ->> 'date')::timestamptz, now()), coalesce(args ->> 'description', args ->> 'product_description'),
-    args ->> 'product_name', company, args ->> 'external_id')
-  on conflict (external_id, companies_id) where external_id is not null do nothing
-  returning * into v_purchase;
-  if v_purchase.id is null then
-    perform internal.fail(409, 'duplicate_external_id', 'Purchase already recorded: ' || (args ->> 'external_id'),
-      json_build_object('purchase_id', (select p.id from public.purchases p
-        where p.external_id = args ->> 'external_id' and p.companies_id = company)));
+  -- With an external_id, a repeat writes nothing (a concurrent first one is waited for): 409 with
+  -- the recorded purchase's id, read by the next statement, which sees what committed meanwhile.
+  -- Without one, a plain insert: `on conflict` costs a speculative insertion (a lock and a WAL
+  -- record) on every call, 3 % of this path (docs/operations.md, "Benchmarks").
+  if args ? 'external_id' then
+    insert into public.purchases (leads_id, channels_id, products_id, purchase_amount, date, description, name,
+      companies_id, external_id)
+    values (v_lead_id, v_channel_id, v_product_id, (args ->> 'purchase_amount')::numeric,
+      coalesce((args ->> 'date')::timestamptz, now()), coalesce(args ->> 'description', args ->> 'product_description'),
+      args ->> 'product_name', company, args ->> 'external_id')
+    on conflict (external_id, companies_id) where external_id is not null do nothing
+    returning * into v_purchase;
+    if v_purchase.id is null then
+      perform internal.fail(409, 'duplicate_external_id', 'Purchase already recorded: ' || (args ->> 'external_id'),
+        json_build_object('purchase_id', (select p.id from public.purchases p
+          where p.external_id = args ->> 'external_id' and p.companies_id = company)));
+    end if;
+  else
+    insert into public.purchases (leads_id, channels_id, products_id, purchase_amount, date, description, name,
+      companies_id)
+    values (v_lead_id, v_channel_id, v_product_id, (args ->> 'purchase_amount')::numeric,
+      coalesce((args ->> 'date')::timestamptz, now()), coalesce(args ->> 'description', args ->> 'product_description'),
+      args ->> 'product_name', company)
+    returning * into v_purchase;
   end if;
   insert into public.events (category, channels_id, leads_id, purchases_id, companies_id, data)
   values ('purchase', v_channel_id, v_lead_id, v_purchase.id, company,
