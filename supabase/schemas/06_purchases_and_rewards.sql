@@ -194,7 +194,7 @@ create type internal.purchase_object_external as (id uuid, created_at text, lead
 -- internal.purchase_objects: every purchase with its API object (with name, and external_id when
 -- it has one), set-based like internal.lead_objects. get_purchases reads it. record_purchase
 -- writes the same object with json_build_object: for one object, row_to_json of a typed row costs
--- 22k instructions more per call (1.2 % of create_purchase), where a listing gains from it.
+-- more (1.2 % of create_purchase), where a listing gains from it.
 create view internal.purchase_objects with (security_invoker = true) as
 select p.id, p.leads_id, p.channels_id, p.created_at, p.external_id,
   case when p.external_id is null
@@ -360,7 +360,7 @@ begin
   -- With an external_id, a repeat writes nothing (a concurrent first one is waited for): 409 with
   -- the recorded purchase's id, read by the next statement, which sees what committed meanwhile.
   -- Without one, a plain insert: `on conflict` costs a speculative insertion (a lock and a WAL
-  -- record) on every call, 3 % of this path (docs/operations.md, "Benchmarks").
+  -- record) on every call.
   if args ? 'external_id' then
     insert into public.purchases (leads_id, channels_id, products_id, purchase_amount, date, description, name,
       companies_id, external_id)
@@ -409,33 +409,41 @@ begin
   into v_rewards
   from reward r;
   -- The Purchase object (internal.purchase_objects writes the same keys): "name" when with_name,
-  -- "external_id" when there is one.
+  -- "external_id" when there is one. Two statements rather than one expression of four cases: a
+  -- statement's expression is set up in every call that runs it, and the larger one cost 1.5 %
+  -- of this path (docs/operations.md, "Benchmarks").
+  if v_purchase.external_id is null then
+    return json_build_object(
+      'purchase', case when with_name
+        then json_build_object('id', v_purchase.id,
+          'created_at', internal.iso_time(v_purchase.created_at),
+          'leads_id', v_purchase.leads_id, 'products_id', v_purchase.products_id,
+          'purchase_amount', v_purchase.purchase_amount,
+          'date', internal.iso_time(v_purchase.date),
+          'description', v_purchase.description, 'name', v_purchase.name)
+        else json_build_object('id', v_purchase.id,
+          'created_at', internal.iso_time(v_purchase.created_at),
+          'leads_id', v_purchase.leads_id, 'products_id', v_purchase.products_id,
+          'purchase_amount', v_purchase.purchase_amount,
+          'date', internal.iso_time(v_purchase.date),
+          'description', v_purchase.description)
+        end,
+      'reward_events', coalesce(v_rewards, '[]'::json));
+  end if;
   return json_build_object(
-    'purchase', case
-      when v_purchase.external_id is null and not with_name then json_build_object('id', v_purchase.id,
-        'created_at', internal.iso_time(v_purchase.created_at),
-        'leads_id', v_purchase.leads_id, 'products_id', v_purchase.products_id,
-        'purchase_amount', v_purchase.purchase_amount,
-        'date', internal.iso_time(v_purchase.date),
-        'description', v_purchase.description)
-      when v_purchase.external_id is null then json_build_object('id', v_purchase.id,
-        'created_at', internal.iso_time(v_purchase.created_at),
-        'leads_id', v_purchase.leads_id, 'products_id', v_purchase.products_id,
-        'purchase_amount', v_purchase.purchase_amount,
-        'date', internal.iso_time(v_purchase.date),
-        'description', v_purchase.description, 'name', v_purchase.name)
-      when not with_name then json_build_object('id', v_purchase.id,
-        'created_at', internal.iso_time(v_purchase.created_at),
-        'leads_id', v_purchase.leads_id, 'products_id', v_purchase.products_id,
-        'purchase_amount', v_purchase.purchase_amount,
-        'date', internal.iso_time(v_purchase.date),
-        'description', v_purchase.description, 'external_id', v_purchase.external_id)
-      else json_build_object('id', v_purchase.id,
+    'purchase', case when with_name
+      then json_build_object('id', v_purchase.id,
         'created_at', internal.iso_time(v_purchase.created_at),
         'leads_id', v_purchase.leads_id, 'products_id', v_purchase.products_id,
         'purchase_amount', v_purchase.purchase_amount,
         'date', internal.iso_time(v_purchase.date),
         'description', v_purchase.description, 'name', v_purchase.name, 'external_id', v_purchase.external_id)
+      else json_build_object('id', v_purchase.id,
+        'created_at', internal.iso_time(v_purchase.created_at),
+        'leads_id', v_purchase.leads_id, 'products_id', v_purchase.products_id,
+        'purchase_amount', v_purchase.purchase_amount,
+        'date', internal.iso_time(v_purchase.date),
+        'description', v_purchase.description, 'external_id', v_purchase.external_id)
       end,
     'reward_events', coalesce(v_rewards, '[]'::json));
 end;
