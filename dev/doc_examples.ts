@@ -172,11 +172,14 @@ const TIMESTAMP = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?
 
 /**
  * Text with what differs between runs replaced: UUIDs, ISO timestamps, API keys, webhook
- * secrets, Retry-After seconds (they depend on how long the examples took); CRLF as LF.
+ * secrets, Retry-After seconds (they depend on how long the examples took), `deno task import`'s
+ * rate (`… rows/s`) and mktemp's directory names; CRLF as LF.
  */
 export function normaliseText(text: string): string {
   return text.replaceAll("\r\n", "\n")
     .replace(/^(retry-after: )\d+$/gim, "$1<seconds>")
+    .replace(/\b\d+ rows\/s\b/g, "<rate> rows/s")
+    .replace(/\/tmp\/tmp\.[A-Za-z0-9]+\//g, "/tmp/<dir>/")
     .replace(UUID, "<uuid>")
     .replace(TIMESTAMP, "<timestamp>")
     .replace(/sk_[A-Za-z0-9_-]{43}/g, "<api-key>")
