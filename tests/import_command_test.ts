@@ -296,6 +296,9 @@ Deno.test("deno task import", async (t) => {
       }
       assert.equal(await exists(`${file}.import-state`), false);
       assert.deepEqual(await purchasesOf(w.leadId), []);
+      const help = await runImport(["task", "import", "--help"]);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout[0], /^usage: deno task import --api URL --key KEY --channel ID/);
     });
 
     const file = join(dir, "orders.csv");
@@ -403,7 +406,11 @@ Deno.test("deno task import", async (t) => {
     await Deno.writeTextFile(
       many,
       "external_id,lead_id,purchase_amount\n" +
-        Array.from({ length: manyRows }, (_, i) => `m-${i + 1},${manyLead.id},${i + 1}.50\n`).join(""),
+        Array.from(
+          { length: manyRows },
+          (_, i) => `m-${i + 1},${manyLead.id},${(i + 1) % 250 ? `${i + 1}.50` : "-1"}\n`,
+        )
+          .join(""),
     );
     const manyWritten = async () => {
       const [row] = await sql`select count(*)::int as purchases, count(distinct external_id)::int as distinct_ids,
@@ -411,47 +418,58 @@ Deno.test("deno task import", async (t) => {
         .id as string}`;
       return { ...row };
     };
-    // m-i costs i.50: 1 + 2 + … + 3000 plus 3000 halves.
-    const manyExpected = { purchases: manyRows, distinct_ids: manyRows, amount: "4503000.00" };
+    // m-i costs i.50, except every 250th, refused for its amount of -1: 1 + 2 + … + 3000 plus 3000 halves, less
+    // 250 + 500 + … + 3000 and their 12 halves.
+    const manyExpected = { purchases: 2988, distinct_ids: 2988, amount: "4483494.00" };
+    const manyErrors = [
+      "external_id,lead_id,purchase_amount,line,code,error",
+      ...Array.from({ length: 12 }, (_, k) => (k + 1) * 250).map((i) =>
+        `m-${i},${manyLead.id},-1,${i + 1},invalid_request,purchase_amount must be a non-negative number`
+      ),
+      "",
+    ].join("\n");
 
-    await t.step("killed half-way and run again: it resumes, exactly every row once", async () => {
-      // dev/import.ts itself, not `deno task`, whose process would die while the import runs on.
-      const args = importArgs(api, key, channel, many, ["--batch", "100"]).slice(2);
-      const child = importProcess(["run", "--allow-net", "--allow-read", "--allow-write", "dev/import.ts", ...args])
-        .spawn();
-      let exited = false;
-      child.status.then(() => exited = true);
-      const statePath = `${many}.import-state`;
-      let acknowledged = 0;
-      while (acknowledged < 1000) {
-        assert.equal(exited, false, "the import ended before it was killed");
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        try {
-          acknowledged = JSON.parse(await Deno.readTextFile(statePath)).rows;
-        } catch {
-          // not written yet, or being replaced
+    await t.step(
+      "killed half-way and run again: it resumes, every row once, each refused row listed once",
+      async () => {
+        // dev/import.ts itself, not `deno task`, whose process would die while the import runs on.
+        const args = importArgs(api, key, channel, many, ["--batch", "100"]).slice(2);
+        const child = importProcess(["run", "--allow-net", "--allow-read", "--allow-write", "dev/import.ts", ...args])
+          .spawn();
+        let exited = false;
+        child.status.then(() => exited = true);
+        const statePath = `${many}.import-state`;
+        let acknowledged = 0;
+        while (acknowledged < 1000) {
+          assert.equal(exited, false, "the import ended before it was killed");
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          try {
+            acknowledged = JSON.parse(await Deno.readTextFile(statePath)).rows;
+          } catch {
+            // not written yet, or being replaced
+          }
         }
-      }
-      child.kill("SIGKILL");
-      const killed = await child.output();
-      assert.notEqual(killed.code, 0);
-      const state = JSON.parse(await Deno.readTextFile(statePath));
-      assert.ok(state.rows >= 1000 && state.rows < manyRows, `killed after ${state.rows} rows`);
-      const before = await manyWritten();
-      assert.ok(before.purchases < manyRows && before.purchases >= state.rows);
+        child.kill("SIGKILL");
+        const killed = await child.output();
+        assert.notEqual(killed.code, 0);
+        const state = JSON.parse(await Deno.readTextFile(statePath));
+        assert.ok(state.rows >= 1000 && state.rows < manyRows, `killed after ${state.rows} rows`);
+        const before = await manyWritten();
+        assert.ok(before.purchases < 2988 && before.purchases >= state.created);
 
-      const run = await runImport(importArgs(api, key, channel, many, ["--batch", "100"]));
-      assert.equal(run.code, 0, run.stderr.join("\n"));
-      assert.equal(run.stderr[0], `resuming after row ${state.rows} (${statePath})`);
-      for (const line of run.stderr.slice(1)) assert.match(line, PROGRESS_LINE);
-      assert.match(run.stderr.at(-1)!, /^progress: 3000\/3000 rows \(100%\)/);
-      // The batch in flight at the kill is sent again under its Idempotency-Key: replayed, so created, not duplicate.
-      assert.equal(totals(run), "rows 3000, created 3000, duplicates 0, errors 0, N rows/s");
-      assert.deepEqual(run.stdout.slice(1), []);
-      assert.deepEqual(await manyWritten(), manyExpected);
-      assert.equal(await exists(statePath), false);
-      assert.equal(await exists(`${many}.errors.csv`), false);
-    });
+        const run = await runImport(importArgs(api, key, channel, many, ["--batch", "100"]));
+        assert.equal(run.code, 1, run.stderr.join("\n"));
+        assert.equal(run.stderr[0], `resuming after row ${state.rows} (${statePath})`);
+        for (const line of run.stderr.slice(1)) assert.match(line, PROGRESS_LINE);
+        assert.match(run.stderr.at(-1)!, /^progress: 3000\/3000 rows \(100%\)/);
+        // The batch in flight at the kill is sent again under its Idempotency-Key: replayed, so created, not duplicate.
+        assert.equal(totals(run), "rows 3000, created 2988, duplicates 0, errors 12, N rows/s");
+        assert.deepEqual(run.stdout.slice(1), [`refused rows: ${many}.errors.csv`]);
+        assert.deepEqual(await manyWritten(), manyExpected);
+        assert.equal(await Deno.readTextFile(`${many}.errors.csv`), manyErrors);
+        assert.equal(await exists(statePath), false);
+      },
+    );
 
     await t.step(
       "a batch whose response was lost (502) is retried under its Idempotency-Key and replayed",
