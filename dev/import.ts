@@ -19,7 +19,9 @@
 // Output: a progress bar on stderr when it is a terminal (cli-progress), else a plain progress line every 5
 // seconds and at the end; the totals on stdout. Exit code: 0 every row created or duplicate; 1 some row refused,
 // or the run stopped (the API refused a whole batch, retries ran out, the file is not valid CSV); 2 usage errors
-// (flags, an unreadable FILE, a header without lead_id or external_id), before anything is sent.
+// (flags, an unreadable FILE, a header without lead_id or external_id), before anything is sent; 130 Ctrl-C.
+// Rows refused before sending: a CSV row whose cell count is not the header's, a JSON line that is not an object,
+// a row larger than a request may be. A row without external_id is sent: the API's answer names the problem.
 import { createReadStream } from "node:fs";
 import process from "node:process";
 import { createInterface } from "node:readline";
