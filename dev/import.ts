@@ -7,8 +7,9 @@
 // batches of up to --batch (default 1000) rows and 1,000,000 bytes of request body, one at a time; a batch is
 // retried on network errors and 429/500/502/504 with backoff, under an Idempotency-Key that is the same for that
 // batch in every retry and resumed run (`import:<run id>:<first row>:<rows>`), so a retry replays. A 503 (the
-// API's deadline passed: nothing was written) halves the rows per request (doubled again after 20 that pass);
-// for a single row it is retried with backoff too.
+// API's database deadline passed, its transaction rolled back) halves the rows per request (doubled again after 20
+// that pass); for a single row it is retried with backoff too. Smaller batches have other Idempotency-Keys: rows of
+// a 503'd request that did commit (the deadline's answer racing the commit) answer `duplicate` when sent again.
 //
 // Resuming: after each answered batch FILE.import-state records the rows answered so far, the totals and the
 // length of FILE.errors.csv; running the same command again continues after those rows (the state is removed
@@ -488,7 +489,7 @@ function errorOf(text: string): string {
   return text.slice(0, 300);
 }
 
-/** A 503 for a request of several rows: the API's deadline passed and nothing was written; fewer rows may pass. */
+/** A 503 for a request of several rows: the API's database deadline passed (the transaction rolled back); fewer rows may pass. */
 class TooSlow extends Error {}
 
 /**
@@ -668,7 +669,7 @@ export async function runImport(options: Options): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", interrupted);
   try {
-    // Rows per request: --batch, halved while the API answers 503 (its deadline passed, nothing written), doubled
+    // Rows per request: --batch, halved while the API answers 503 (its database deadline passed), doubled
     // again after 20 requests in a row that passed.
     let passed = 0;
     const send = async (start: number, rows: Row[]): Promise<void> => {
