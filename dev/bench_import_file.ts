@@ -113,23 +113,27 @@ try {
     const output = new Response(child.stdout).text();
     // Progress lines every 5 s; the last few lines say why a run stopped.
     const errors = new Response(child.stderr).text();
+    // The resident size (MB) when the acknowledged rows first reach each tenth of the file: flat memory is a flat row.
+    const rssByTenth: Record<string, number> = {};
     while (!exited) {
+      let rssKb = 0;
       try {
         const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
         peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
+        rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
       } catch {
         // exiting
       }
-      if (killAfter !== null) {
-        try {
-          acknowledged = JSON.parse(await Deno.readTextFile(pathsOf(file).state)).rows;
-        } catch {
-          // not written yet, or being replaced
-        }
-        if (acknowledged >= killAfter) {
-          child.kill("SIGKILL");
-          break;
-        }
+      try {
+        acknowledged = JSON.parse(await Deno.readTextFile(pathsOf(file).state)).rows;
+      } catch {
+        // not written yet, being replaced, or removed at the end
+      }
+      const tenth = `${Math.floor((acknowledged / rows) * 10) * 10}%`;
+      if (rssKb && !(tenth in rssByTenth)) rssByTenth[tenth] = Number((rssKb / 1024).toFixed(1));
+      if (killAfter !== null && acknowledged >= killAfter) {
+        child.kill("SIGKILL");
+        break;
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -141,6 +145,7 @@ try {
       killed_after_rows: killAfter === null ? undefined : acknowledged,
       seconds: Number(seconds.toFixed(1)),
       peak_rss_mb: Number((peakKb / 1024).toFixed(1)),
+      rss_mb_by_progress: rssByTenth,
       output: (await output).trim(),
       stderr_tail: (await errors).trim().split("\n").slice(-3),
     }));
