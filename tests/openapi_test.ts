@@ -86,7 +86,15 @@ Deno.test("GET routes of the function (API.md §8)", async (t) => {
   });
 
   await t.step("any other sub-path answers 404 Not found, whatever the method", async () => {
-    const paths = ["/docs/", "/docs/other.js", "/openapi.yaml", "/x/openapi.json", "/create_purchase", "/v2", "/sweep"];
+    const paths = [
+      "/docs/",
+      "/docs/other.js",
+      "/openapi.yaml",
+      "/x/openapi.json",
+      "/create_purchases",
+      "/v2",
+      "/sweep",
+    ];
     for (const path of paths) {
       for (const method of ["GET", "POST"]) {
         const body = method === "POST" ? '{"action":"get_channels"}' : undefined;
