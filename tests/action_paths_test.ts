@@ -2,10 +2,24 @@
 // `POST …/openapi-operations/<action>`, with the single URL's auth, validation, errors,
 // idempotency and webhooks. The same scenario, which calls every action, runs twice on two
 // identical worlds: once on the single URL, once on the per-action paths; each step must answer
-// the same status and body (ids, times and cursors aside) and leave the same rows.
+// the same status and body (ids, times and cursors aside) and leave the same rows; a database
+// that cannot be reached answers both forms the same 503.
 import assert from "node:assert/strict";
 import { actions } from "../supabase/functions/_shared/registry.ts";
-import { call, FUNCTION_URL, ops, type Reply, type TestEnv, testEnv, type World, world } from "./helpers.ts";
+import { createHandler } from "../supabase/functions/_shared/handler.ts";
+import { createPostgresDb } from "../supabase/functions/_shared/db_postgres.ts";
+import { freePort } from "../dev/cluster.ts";
+import {
+  call,
+  DATABASE_URL,
+  FUNCTION_URL,
+  ops,
+  type Reply,
+  type TestEnv,
+  testEnv,
+  type World,
+  world,
+} from "./helpers.ts";
 
 /** How a scenario sends an action: the single URL (`action` in the body) or the action's path. */
 type Form = "single" | "path";
@@ -27,7 +41,7 @@ function normalized(value: unknown, key = ""): unknown {
 }
 
 /** Sends an action in one form: on the path form the body has no `action` unless `fields` gives one. */
-function sender(env: TestEnv, form: Form) {
+function sender(env: Pick<TestEnv, "handler">, form: Form) {
   return async (
     name: string,
     fields: Record<string, unknown>,
@@ -302,5 +316,30 @@ Deno.test("on an action's path, `action` in the body must name it; other sub-pat
     });
   } finally {
     await env.close();
+  }
+});
+
+Deno.test("an unreachable database answers 503 with Retry-After on both forms alike", async () => {
+  const nowhere = new URL(DATABASE_URL);
+  nowhere.port = String(freePort());
+  const db = createPostgresDb(nowhere.toString());
+  const handler = createHandler({ db, logError: () => {} });
+  const env = { handler } as Pick<TestEnv, "handler">;
+  try {
+    const fields = { lead_id: crypto.randomUUID(), purchase_amount: "1" };
+    const options = { key: `sk_${"a".repeat(48)}`, headers: { "X-Request-Id": "down-1", "Idempotency-Key": "down" } };
+    const replies = [];
+    for (const form of ["single", "path"] as const) {
+      const reply = await sender(env, form)("create_purchase", fields, options);
+      replies.push({ status: reply.status, retryAfter: reply.headers.get("retry-after"), body: reply.body });
+    }
+    const unavailable = {
+      status: 503,
+      retryAfter: "1",
+      body: { error: "Service unavailable", code: "service_unavailable", request_id: "down-1" },
+    };
+    assert.deepEqual(replies, [unavailable, unavailable]);
+  } finally {
+    await db.close();
   }
 });
