@@ -26,6 +26,7 @@ export const TOOLING = [
   "tests/docs_page_test.ts",
   "tests/docs_test.ts",
   "tests/openapi_test.ts",
+  "tests/sdk_test.ts",
   "tests/smoke_test.ts",
 ];
 

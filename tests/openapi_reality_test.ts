@@ -250,7 +250,7 @@ Deno.test("schema and reality agree for every action of the OpenAPI document", a
 
       // A sub-path the document does not name is refused: 404, and no action runs.
       const [{ n: payoutsBefore }] = await sql`select count(*)::int as n from public.payouts`;
-      for (const path of ["/create_payout", "/v1", "/openapi-operations", "/docs/x"]) {
+      for (const path of ["/create_payouts", "/v1", "/openapi-operations", "/docs/x"]) {
         assert.equal(paths[`/openapi-operations${path}`], undefined);
         const res = await send(path, "POST", `{"action":"create_payout","channel_id":"${w.channelId}"}`);
         assert.equal(res.status, 404, path);

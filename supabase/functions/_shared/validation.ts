@@ -396,7 +396,8 @@ export function money(name: string) {
       `${name} must be at most ${MAX_MONEY}`,
     ],
     example: 12500,
-    note: "At most 12 decimals; stored exactly, in any JSON number form (1.5e3) or as a decimal string",
+    note: "At most 12 decimals; stored exactly, in any JSON number form (1.5e3) or as a decimal string " +
+      "(from JavaScript, send a string: a number keeps about 15 significant digits)",
   }).describe("Amount: JSON number or decimal string, 0 to 10^12, at most 12 decimals");
 }
 

@@ -14,6 +14,7 @@ export const approve_rewards = rpcAction("approve_rewards", {
     ),
   }),
   doc: {
+    resource: "rewards",
     summary: "The receiving company approves pending or review reward events of a channel; others are skipped.",
     response: ref("RewardDecision"),
     errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, {

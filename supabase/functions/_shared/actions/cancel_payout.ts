@@ -11,6 +11,7 @@ export const cancel_payout = rpcAction("cancel_payout", {
     payout_id: uuid("payout_id", { required: true }).describe("The payout"),
   }),
   doc: {
+    resource: "payouts",
     summary: "The receiving company cancels a pending payout; its reward events are approved again.",
     response: object({ payout: ref("Payout") }),
     errors: [

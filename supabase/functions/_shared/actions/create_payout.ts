@@ -12,6 +12,7 @@ export const create_payout = rpcAction("create_payout", {
     currency: currencyCode("currency").describe("Default: the channel's currency"),
   }),
   doc: {
+    resource: "payouts",
     summary: "The receiving company gathers a channel's approved reward events not yet in a payout into one.",
     response: object({ payout: ref("Payout") }),
     errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, {

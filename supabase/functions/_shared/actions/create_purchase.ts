@@ -25,6 +25,7 @@ export const create_purchase = rpcAction("create_purchase", {
   idempotent: true,
   schema: createPurchaseSchema,
   doc: {
+    resource: "purchases",
     summary: "Records a purchase of a lead, its event and the rewards its triggers earn, in one transaction.",
     response: object({ purchase: ref("Purchase"), reward_events: { type: "array", items: ref("RewardEvent") } }),
     errors: [

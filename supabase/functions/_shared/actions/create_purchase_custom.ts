@@ -8,6 +8,7 @@ export const create_purchase_custom = rpcAction("create_purchase_custom", {
   idempotent: true,
   schema: createPurchaseSchema.omit({ product_id: true, description: true }),
   doc: {
+    resource: "purchases",
     summary: "Records a purchase of a free-text product (no catalog product), as create_purchase does.",
     response: object({
       purchase: { ...ref("Purchase"), description: "With name" },

@@ -12,6 +12,7 @@ export const mark_payout_paid = rpcAction("mark_payout_paid", {
     reference: text("reference", { required: true }).describe("The bank's or payment provider's id of the payment"),
   }),
   doc: {
+    resource: "payouts",
     summary: "The receiving company records a pending payout as paid; its reward events become paid.",
     response: object({ payout: ref("Payout") }),
     errors: [

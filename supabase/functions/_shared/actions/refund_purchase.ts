@@ -18,6 +18,7 @@ export const refund_purchase = rpcAction("refund_purchase", {
     }
   }),
   doc: {
+    resource: "purchases",
     summary: "Records a refund of a purchase and reverses its rewards with negative reward events.",
     response: object({ refund: ref("Refund"), reward_events: { type: "array", items: ref("RewardEventDetailed") } }),
     errors: [

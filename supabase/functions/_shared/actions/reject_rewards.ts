@@ -15,6 +15,7 @@ export const reject_rewards = rpcAction("reject_rewards", {
     reason: text("reason", { required: true }).describe("Why; returned as rejection_reason"),
   }),
   doc: {
+    resource: "rewards",
     summary: "The receiving company rejects reward events of a channel (never paid); those in a payout are skipped.",
     response: ref("RewardDecision"),
     errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, {

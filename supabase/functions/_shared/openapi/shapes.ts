@@ -29,7 +29,8 @@ export function ref(name: string): JsonSchema {
 const uuid: JsonSchema = { type: "string", format: "uuid" };
 const money: JsonSchema = {
   type: "number",
-  description: "Written with exactly the stored digits: no float rounding, no exponent",
+  description: "Written with exactly the stored digits: no float rounding, no exponent. From JavaScript, read it " +
+    "with a JSON parser that keeps big numbers (see Money from JavaScript)",
 };
 const timestamp: JsonSchema = {
   type: "string",
