@@ -162,6 +162,18 @@ async function runScenario(env: TestEnv, form: Form): Promise<Step[]> {
     purchase_amount: "1500",
     date: "2025-04-02",
   });
+  await step("import_purchases", {
+    channel_id: w.channelId,
+    purchases: [
+      { lead_id: w.leadId, external_id: "order-1", purchase_amount: "250", date: "2025-04-03" },
+      { lead_id: w.leadId, external_id: "order-2", purchase_amount: "-1" },
+      { lead_id: w.leadId, external_id: "order-1", purchase_amount: "250" },
+    ],
+  }, { idem: "import-1" });
+  await step("import_purchases", {
+    channel_id: w.channelId,
+    purchases: [{ lead_id: w.leadId, external_id: "order-1", purchase_amount: "250", date: "2025-04-03" }],
+  });
   await step("get_purchases", { lead_id: w.leadId });
   await step("refund_purchase", { purchase_id: bought.purchase.id, amount: "500.25" }, { idem: "refund-1" });
   await step("refund_purchase", { purchase_id: bought.purchase.id, amount: "999999" });
