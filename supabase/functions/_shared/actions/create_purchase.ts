@@ -23,6 +23,7 @@ export const createPurchaseSchema = z.object({
 export const create_purchase = rpcAction("create_purchase", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: createPurchaseSchema,
   doc: {
     summary: "Records a purchase of a lead, its event and the rewards its triggers earn, in one transaction.",
