@@ -6,8 +6,7 @@
 -- is derived at read time, never written, so the sweeper announces it
 -- (public.announce_reward_approvals, the table money_webhook_marks). Payloads: docs/webhooks.md.
 
--- internal.money_webhook_url(channel_id): the channel's webhook_money, or null. The purchase
--- trigger's WHEN condition: a purchase on a channel without one queues no trigger event.
+-- internal.money_webhook_url(channel_id): the channel's webhook_money, or null.
 create function internal.money_webhook_url(channel_id uuid)
 returns text
 language plpgsql
@@ -89,12 +88,33 @@ end;
 $$;
 revoke execute on function internal.announce_purchase() from public;
 
-create constraint trigger purchases_money_webhook
-after insert on public.purchases
-deferrable initially deferred
-for each row
-when (internal.money_webhook_url(new.channels_id) is not null)
-execute function internal.announce_purchase();
+-- The trigger that runs it, purchases_money_webhook, is not declared here: it exists only while
+-- some channel has a webhook_money, and its WHEN names those channels (up to 20; past that it
+-- looks the channel up), so a purchase on a channel without one costs no lookup: a table lookup
+-- in the WHEN cost create_purchase 2.7 % more instructions (docs/operations.md, Benchmarks).
+-- internal.sync_purchase_money_trigger() rebuilds it when a channel gets or loses its
+-- webhook_money (the trigger channels_money_webhook below), under a lock that makes concurrent
+-- rebuilds run one after the other, each reading the committed set.
+create function internal.sync_purchase_money_trigger()
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_ids uuid[];
+begin
+  lock table public.purchases in share row exclusive mode;
+  select array_agg(c.id order by c.id) into v_ids from public.channels c where c.webhook_money is not null;
+  drop trigger if exists purchases_money_webhook on public.purchases;
+  if v_ids is not null then
+    execute format('create constraint trigger purchases_money_webhook after insert on public.purchases '
+      'deferrable initially deferred for each row when (%s) execute function internal.announce_purchase()',
+      case when cardinality(v_ids) <= 20 then format('new.channels_id = any (%L::uuid[])', v_ids)
+        else 'internal.money_webhook_url(new.channels_id) is not null' end);
+  end if;
+end;
+$$;
+revoke execute on function internal.sync_purchase_money_trigger() from public;
 
 -- refund.created: {"refund", "reward_events"} as refund_purchase answers them (the reversals'
 -- detailed objects). Deferred like purchase.created: the reversals are written after the refund.
@@ -210,32 +230,38 @@ create table public.money_webhook_marks (
 alter table public.money_webhook_marks enable row level security;
 revoke all on public.money_webhook_marks from anon, authenticated;
 
-create function internal.start_money_webhook_mark()
+-- internal.channel_money_webhook(): a channel got or lost its webhook_money: its mark starts
+-- (approvals from now on are announced; a mark kept from an earlier webhook only moves forward)
+-- and purchases_money_webhook is rebuilt.
+create function internal.channel_money_webhook()
 returns trigger
 language plpgsql
 set search_path = ''
 as $$
 begin
-  insert into public.money_webhook_marks (channels_id, announced_until)
-  values (new.id, now() - make_interval(days => new.hold_days))
-  on conflict (channels_id) do update
-    set announced_until = greatest(public.money_webhook_marks.announced_until, excluded.announced_until);
+  if new.webhook_money is not null then
+    insert into public.money_webhook_marks (channels_id, announced_until)
+    values (new.id, now() - make_interval(days => new.hold_days))
+    on conflict (channels_id) do update
+      set announced_until = greatest(public.money_webhook_marks.announced_until, excluded.announced_until);
+  end if;
+  perform internal.sync_purchase_money_trigger();
   return null;
 end;
 $$;
-revoke execute on function internal.start_money_webhook_mark() from public;
+revoke execute on function internal.channel_money_webhook() from public;
 
 create trigger channels_money_webhook_insert
 after insert on public.channels
 for each row
 when (new.webhook_money is not null)
-execute function internal.start_money_webhook_mark();
+execute function internal.channel_money_webhook();
 
 create trigger channels_money_webhook_update
 after update of webhook_money on public.channels
 for each row
-when (old.webhook_money is null and new.webhook_money is not null)
-execute function internal.start_money_webhook_mark();
+when ((old.webhook_money is null) <> (new.webhook_money is null))
+execute function internal.channel_money_webhook();
 
 -- public.announce_reward_approvals(): the sweeper's first step (supabase/functions/_shared/
 -- webhooks.ts): queues reward_event.updated for the reward events whose hold period has ended

@@ -160,6 +160,24 @@ end;
 $function$
 ;
 
+CREATE OR REPLACE FUNCTION internal.channel_money_webhook()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if new.webhook_money is not null then
+    insert into public.money_webhook_marks (channels_id, announced_until)
+    values (new.id, now() - make_interval(days => new.hold_days))
+    on conflict (channels_id) do update
+      set announced_until = greatest(public.money_webhook_marks.announced_until, excluded.announced_until);
+  end if;
+  perform internal.sync_purchase_money_trigger();
+  return null;
+end;
+$function$
+;
+
 CREATE OR REPLACE FUNCTION internal.money_webhook_url(channel_id uuid)
  RETURNS text
  LANGUAGE plpgsql
@@ -194,17 +212,23 @@ end;
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION internal.start_money_webhook_mark()
- RETURNS trigger
+CREATE OR REPLACE FUNCTION internal.sync_purchase_money_trigger()
+ RETURNS void
  LANGUAGE plpgsql
  SET search_path TO ''
 AS $function$
+declare
+  v_ids uuid[];
 begin
-  insert into public.money_webhook_marks (channels_id, announced_until)
-  values (new.id, now() - make_interval(days => new.hold_days))
-  on conflict (channels_id) do update
-    set announced_until = greatest(public.money_webhook_marks.announced_until, excluded.announced_until);
-  return null;
+  lock table public.purchases in share row exclusive mode;
+  select array_agg(c.id order by c.id) into v_ids from public.channels c where c.webhook_money is not null;
+  drop trigger if exists purchases_money_webhook on public.purchases;
+  if v_ids is not null then
+    execute format('create constraint trigger purchases_money_webhook after insert on public.purchases '
+      'deferrable initially deferred for each row when (%s) execute function internal.announce_purchase()',
+      case when cardinality(v_ids) <= 20 then format('new.channels_id = any (%L::uuid[])', v_ids)
+        else 'internal.money_webhook_url(new.channels_id) is not null' end);
+  end if;
 end;
 $function$
 ;
@@ -276,27 +300,26 @@ end;
 $function$
 ;
 
-CREATE TRIGGER channels_money_webhook_insert AFTER INSERT ON public.channels FOR EACH ROW WHEN ((new.webhook_money IS NOT NULL)) EXECUTE FUNCTION internal.start_money_webhook_mark();
+CREATE TRIGGER channels_money_webhook_insert AFTER INSERT ON public.channels FOR EACH ROW WHEN ((new.webhook_money IS NOT NULL)) EXECUTE FUNCTION internal.channel_money_webhook();
 
-CREATE TRIGGER channels_money_webhook_update AFTER UPDATE OF webhook_money ON public.channels FOR EACH ROW WHEN (((old.webhook_money IS NULL) AND (new.webhook_money IS NOT NULL))) EXECUTE FUNCTION internal.start_money_webhook_mark();
+CREATE TRIGGER channels_money_webhook_update AFTER UPDATE OF webhook_money ON public.channels FOR EACH ROW WHEN (((old.webhook_money IS NULL) <> (new.webhook_money IS NULL))) EXECUTE FUNCTION internal.channel_money_webhook();
 
 CREATE TRIGGER payouts_money_webhook_insert AFTER INSERT ON public.payouts FOR EACH ROW EXECUTE FUNCTION internal.announce_payout();
 
 CREATE TRIGGER payouts_money_webhook_update AFTER UPDATE ON public.payouts FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION internal.announce_payout();
-
-CREATE CONSTRAINT TRIGGER purchases_money_webhook AFTER INSERT ON public.purchases DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ((internal.money_webhook_url(new.channels_id) IS NOT NULL)) EXECUTE FUNCTION internal.announce_purchase();
 
 CREATE CONSTRAINT TRIGGER refunds_money_webhook AFTER INSERT ON public.refunds DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION internal.announce_refund();
 
 CREATE TRIGGER reward_events_money_webhook AFTER UPDATE ON public.reward_events REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION internal.announce_reward_decisions();
 
 revoke all on function internal.queue_money_webhook(channel_id uuid, url text, type text, data json) from public, anon, authenticated, service_role;
+revoke all on function internal.announce_payout() from public, anon, authenticated, service_role;
+revoke all on function internal.channel_money_webhook() from public, anon, authenticated, service_role;
 revoke all on function internal.money_webhook_url(channel_id uuid) from public, anon, authenticated, service_role;
 revoke all on function internal.announce_reward_events(ids uuid[], statuses text[]) from public, anon, authenticated, service_role;
 revoke all on function internal.announce_purchase() from public, anon, authenticated, service_role;
+revoke all on function internal.sync_purchase_money_trigger() from public, anon, authenticated, service_role;
 revoke all on function internal.announce_refund() from public, anon, authenticated, service_role;
 revoke all on function internal.announce_reward_decisions() from public, anon, authenticated, service_role;
-revoke all on function internal.announce_payout() from public, anon, authenticated, service_role;
-revoke all on function internal.start_money_webhook_mark() from public, anon, authenticated, service_role;
 revoke all on function public.announce_reward_approvals() from public, anon, authenticated, service_role;
 grant execute on function public.announce_reward_approvals() to service_role;
