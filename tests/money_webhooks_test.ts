@@ -358,7 +358,7 @@ Deno.test("money webhooks", async (t) => {
       }
     });
 
-    await t.step("the purchase trigger names the channels with webhook_money, and looks them up past 20", async () => {
+    await t.step("the purchase trigger is given the channels with webhook_money, and looks them up past 20", async () => {
       const definition = async () => {
         const [row] = await sql`select coalesce((select pg_get_triggerdef(oid) from pg_trigger
           where tgrelid = 'public.purchases'::regclass and tgname = 'purchases_money_webhook'), '') as def`;
@@ -370,14 +370,15 @@ Deno.test("money webhooks", async (t) => {
       assert.ok(!(await definition()).includes(plain.channelId));
       const many = [];
       for (let i = 0; i < 21; i++) many.push(await moneyWorld(env, `${rx.base}/ok`));
-      assert.match(await definition(), /WHEN \(\(internal\.money_webhook_url\(new\.channels_id\) IS NOT NULL\)\)/);
+      // Past 20 channels, the trigger has no arguments and looks each purchase's channel up.
+      assert.match(await definition(), /BEFORE INSERT .* EXECUTE FUNCTION internal\.note_money_purchase\(\)$/);
       await act(env, plain.receiving.key, "create_purchase", { lead_id: plain.leadId, purchase_amount: 1 });
       await act(env, many[0].receiving.key, "create_purchase", { lead_id: many[0].leadId, purchase_amount: 1 });
       assert.deepEqual((await outbox(sql, plain.channelId)).map((d) => d.type), []);
       assert.deepEqual((await outbox(sql, many[0].channelId)).map((d) => d.type), ["purchase.created"]);
       for (const w of [hooked, ...many]) await ops.updateChannel(sql, { id: w.channelId, webhookMoney: "" });
       const after = await definition();
-      assert.ok(!after.includes(hooked.channelId) && !after.includes("money_webhook_url"), after);
+      assert.ok(!after.includes(hooked.channelId) && !after.endsWith("note_money_purchase()"), after);
       await act(env, hooked.receiving.key, "create_purchase", { lead_id: hooked.leadId, purchase_amount: 1 });
       assert.deepEqual((await outbox(sql, hooked.channelId)).map((d) => d.type), []);
     });

@@ -52,29 +52,42 @@ $$;
 revoke execute on function internal.announce_reward_events(uuid[], text[]) from public;
 
 -- purchase.created: {"purchase", "reward_events"} as create_purchase answers them ("name" when
--- the purchase has one; the reward events in their short form, in the answer's order). A
--- deferred trigger, run at commit: the purchase is inserted before its rewards, which the
--- payload carries. The rewards' status is read as record_purchase reads it, at the same now().
+-- the purchase has one; the reward events in their short form, in the answer's order).
+-- A purchase is inserted before its reward events, so its announcement is built at commit: the
+-- trigger purchases_money_webhook notes the purchase in money_webhook_purchases, whose deferred
+-- trigger queues purchase.created and removes the note. The rewards' status is read as
+-- record_purchase reads it, at the same now().
+create table public.money_webhook_purchases (
+  purchases_id uuid primary key
+);
+alter table public.money_webhook_purchases enable row level security;
+revoke all on public.money_webhook_purchases from anon, authenticated;
+
 create function internal.announce_purchase()
 returns trigger
 language plpgsql
 set search_path = ''
 as $$
 declare
+  v_purchase public.purchases;
   v_channel public.channels;
 begin
-  select c.* into v_channel from public.channels c where c.id = new.channels_id;
+  delete from public.money_webhook_purchases m where m.purchases_id = new.purchases_id;
+  select p.* into v_purchase from public.purchases p where p.id = new.purchases_id;
+  select c.* into v_channel from public.channels c where c.id = v_purchase.channels_id;
   if v_channel.webhook_money is null then
     return null;
   end if;
   perform internal.queue_money_webhook(v_channel.id, v_channel.webhook_money, 'purchase.created', json_build_object(
-    'purchase', case when new.name is not null
-      then json_build_object('id', new.id, 'created_at', internal.iso_time(new.created_at), 'leads_id', new.leads_id,
-        'products_id', new.products_id, 'purchase_amount', new.purchase_amount, 'date', internal.iso_time(new.date),
-        'description', new.description, 'name', new.name)
-      else json_build_object('id', new.id, 'created_at', internal.iso_time(new.created_at), 'leads_id', new.leads_id,
-        'products_id', new.products_id, 'purchase_amount', new.purchase_amount, 'date', internal.iso_time(new.date),
-        'description', new.description)
+    'purchase', case when v_purchase.name is not null
+      then json_build_object('id', v_purchase.id, 'created_at', internal.iso_time(v_purchase.created_at),
+        'leads_id', v_purchase.leads_id, 'products_id', v_purchase.products_id,
+        'purchase_amount', v_purchase.purchase_amount, 'date', internal.iso_time(v_purchase.date),
+        'description', v_purchase.description, 'name', v_purchase.name)
+      else json_build_object('id', v_purchase.id, 'created_at', internal.iso_time(v_purchase.created_at),
+        'leads_id', v_purchase.leads_id, 'products_id', v_purchase.products_id,
+        'purchase_amount', v_purchase.purchase_amount, 'date', internal.iso_time(v_purchase.date),
+        'description', v_purchase.description)
       end,
     'reward_events', (
       select coalesce(json_agg(row_to_json(row(r.id, r.reward_triggers_id, r.amount, r.currency, r.reward_type, r.rate,
@@ -82,35 +95,60 @@ begin
           internal.reward_status(r.status, r.needs_review, r.created_at, v_channel.hold_days)
         )::internal.reward_event_object) order by r.reward_type, r.reward_triggers_id), '[]'::json)
       from public.reward_events r
-      where r.purchases_id = new.id and r.reverses_reward_events_id is null)));
+      where r.purchases_id = v_purchase.id and r.reverses_reward_events_id is null)));
   return null;
 end;
 $$;
 revoke execute on function internal.announce_purchase() from public;
 
--- The trigger that runs it, purchases_money_webhook, is not declared here: it exists only while
--- some channel has a webhook_money, and its WHEN names those channels (up to 20; past that it
--- looks the channel up), so a purchase on a channel without one costs no lookup: a table lookup
--- in the WHEN cost create_purchase 2.7 % more instructions (docs/operations.md, Benchmarks).
--- internal.sync_purchase_money_trigger() rebuilds it when a channel gets or loses its
--- webhook_money (the trigger channels_money_webhook below), under a lock that makes concurrent
--- rebuilds run one after the other, each reading the committed set.
+create constraint trigger money_webhook_purchases_announce
+after insert on public.money_webhook_purchases
+deferrable initially deferred
+for each row
+execute function internal.announce_purchase();
+
+-- internal.note_money_purchase(): the BEFORE INSERT trigger purchases_money_webhook: notes a
+-- purchase of a channel with webhook_money. Its arguments are those channels' ids; without
+-- arguments it looks the channel up.
+create function internal.note_money_purchase()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if (tg_nargs > 0 and new.channels_id::text = any (tg_argv))
+    or (tg_nargs = 0 and internal.money_webhook_url(new.channels_id) is not null) then
+    insert into public.money_webhook_purchases (purchases_id) values (new.id);
+  end if;
+  return new;
+end;
+$$;
+revoke execute on function internal.note_money_purchase() from public;
+
+-- purchases_money_webhook is not declared here: it exists only while some channel has a
+-- webhook_money, with those channels' ids as its arguments (up to 20; past that none, and it
+-- looks the channel up), so a purchase on a channel without one costs no table lookup, and
+-- nothing at all while no channel has one (docs/operations.md, Benchmarks: a lookup per purchase
+-- cost create_purchase 2.7 %, the trigger with arguments 1 %). internal.sync_purchase_money_trigger()
+-- rebuilds it when a channel gets or loses its webhook_money (the trigger channels_money_webhook
+-- below), under a lock that makes concurrent rebuilds run one after the other, each reading the
+-- committed set.
 create function internal.sync_purchase_money_trigger()
 returns void
 language plpgsql
 set search_path = ''
 as $$
 declare
-  v_ids uuid[];
+  v_ids text[];
 begin
   lock table public.purchases in share row exclusive mode;
-  select array_agg(c.id order by c.id) into v_ids from public.channels c where c.webhook_money is not null;
+  select array_agg(quote_literal(c.id::text) order by c.id) into v_ids
+  from public.channels c where c.webhook_money is not null;
   drop trigger if exists purchases_money_webhook on public.purchases;
   if v_ids is not null then
-    execute format('create constraint trigger purchases_money_webhook after insert on public.purchases '
-      'deferrable initially deferred for each row when (%s) execute function internal.announce_purchase()',
-      case when cardinality(v_ids) <= 20 then format('new.channels_id = any (%L::uuid[])', v_ids)
-        else 'internal.money_webhook_url(new.channels_id) is not null' end);
+    execute format('create trigger purchases_money_webhook before insert on public.purchases for each row '
+      'execute function internal.note_money_purchase(%s)',
+      case when cardinality(v_ids) <= 20 then array_to_string(v_ids, ', ') else '' end);
   end if;
 end;
 $$;

@@ -11,8 +11,19 @@ alter table "public"."webhook_deliveries" drop constraint "webhook_deliveries_ty
 
 alter table "public"."money_webhook_marks" enable row level security;
 
--- Written by hand, as db:diff asked: migra 0.6.1 does not write a revoke that only materializes the table's ACL.
+-- Written by hand, as db:diff asked: migra 0.6.1 does not write a revoke that only materializes a table's ACL.
 revoke all on public.money_webhook_marks from anon, authenticated;
+
+
+  create table "public"."money_webhook_purchases" (
+    "purchases_id" uuid not null
+      );
+
+
+alter table "public"."money_webhook_purchases" enable row level security;
+
+-- Written by hand, as db:diff asked: migra 0.6.1 does not write a revoke that only materializes a table's ACL.
+revoke all on public.money_webhook_purchases from anon, authenticated;
 
 alter table "public"."channels" add column "webhook_money" text;
 
@@ -20,7 +31,11 @@ alter table "public"."webhook_deliveries" alter column "events_id" drop not null
 
 CREATE UNIQUE INDEX money_webhook_marks_pkey ON public.money_webhook_marks USING btree (channels_id);
 
+CREATE UNIQUE INDEX money_webhook_purchases_pkey ON public.money_webhook_purchases USING btree (purchases_id);
+
 alter table "public"."money_webhook_marks" add constraint "money_webhook_marks_pkey" PRIMARY KEY using index "money_webhook_marks_pkey";
+
+alter table "public"."money_webhook_purchases" add constraint "money_webhook_purchases_pkey" PRIMARY KEY using index "money_webhook_purchases_pkey";
 
 alter table "public"."money_webhook_marks" add constraint "money_webhook_marks_channels_id_fkey" FOREIGN KEY (channels_id) REFERENCES channels(id) ON DELETE CASCADE not valid;
 
@@ -61,20 +76,25 @@ CREATE OR REPLACE FUNCTION internal.announce_purchase()
  SET search_path TO ''
 AS $function$
 declare
+  v_purchase public.purchases;
   v_channel public.channels;
 begin
-  select c.* into v_channel from public.channels c where c.id = new.channels_id;
+  delete from public.money_webhook_purchases m where m.purchases_id = new.purchases_id;
+  select p.* into v_purchase from public.purchases p where p.id = new.purchases_id;
+  select c.* into v_channel from public.channels c where c.id = v_purchase.channels_id;
   if v_channel.webhook_money is null then
     return null;
   end if;
   perform internal.queue_money_webhook(v_channel.id, v_channel.webhook_money, 'purchase.created', json_build_object(
-    'purchase', case when new.name is not null
-      then json_build_object('id', new.id, 'created_at', internal.iso_time(new.created_at), 'leads_id', new.leads_id,
-        'products_id', new.products_id, 'purchase_amount', new.purchase_amount, 'date', internal.iso_time(new.date),
-        'description', new.description, 'name', new.name)
-      else json_build_object('id', new.id, 'created_at', internal.iso_time(new.created_at), 'leads_id', new.leads_id,
-        'products_id', new.products_id, 'purchase_amount', new.purchase_amount, 'date', internal.iso_time(new.date),
-        'description', new.description)
+    'purchase', case when v_purchase.name is not null
+      then json_build_object('id', v_purchase.id, 'created_at', internal.iso_time(v_purchase.created_at),
+        'leads_id', v_purchase.leads_id, 'products_id', v_purchase.products_id,
+        'purchase_amount', v_purchase.purchase_amount, 'date', internal.iso_time(v_purchase.date),
+        'description', v_purchase.description, 'name', v_purchase.name)
+      else json_build_object('id', v_purchase.id, 'created_at', internal.iso_time(v_purchase.created_at),
+        'leads_id', v_purchase.leads_id, 'products_id', v_purchase.products_id,
+        'purchase_amount', v_purchase.purchase_amount, 'date', internal.iso_time(v_purchase.date),
+        'description', v_purchase.description)
       end,
     'reward_events', (
       select coalesce(json_agg(row_to_json(row(r.id, r.reward_triggers_id, r.amount, r.currency, r.reward_type, r.rate,
@@ -82,7 +102,7 @@ begin
           internal.reward_status(r.status, r.needs_review, r.created_at, v_channel.hold_days)
         )::internal.reward_event_object) order by r.reward_type, r.reward_triggers_id), '[]'::json)
       from public.reward_events r
-      where r.purchases_id = new.id and r.reverses_reward_events_id is null)));
+      where r.purchases_id = v_purchase.id and r.reverses_reward_events_id is null)));
   return null;
 end;
 $function$
@@ -193,6 +213,21 @@ end;
 $function$
 ;
 
+CREATE OR REPLACE FUNCTION internal.note_money_purchase()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if (tg_nargs > 0 and new.channels_id::text = any (tg_argv))
+    or (tg_nargs = 0 and internal.money_webhook_url(new.channels_id) is not null) then
+    insert into public.money_webhook_purchases (purchases_id) values (new.id);
+  end if;
+  return new;
+end;
+$function$
+;
+
 CREATE OR REPLACE FUNCTION internal.queue_money_webhook(channel_id uuid, url text, type text, data json)
  RETURNS void
  LANGUAGE plpgsql
@@ -218,16 +253,16 @@ CREATE OR REPLACE FUNCTION internal.sync_purchase_money_trigger()
  SET search_path TO ''
 AS $function$
 declare
-  v_ids uuid[];
+  v_ids text[];
 begin
   lock table public.purchases in share row exclusive mode;
-  select array_agg(c.id order by c.id) into v_ids from public.channels c where c.webhook_money is not null;
+  select array_agg(quote_literal(c.id::text) order by c.id) into v_ids
+  from public.channels c where c.webhook_money is not null;
   drop trigger if exists purchases_money_webhook on public.purchases;
   if v_ids is not null then
-    execute format('create constraint trigger purchases_money_webhook after insert on public.purchases '
-      'deferrable initially deferred for each row when (%s) execute function internal.announce_purchase()',
-      case when cardinality(v_ids) <= 20 then format('new.channels_id = any (%L::uuid[])', v_ids)
-        else 'internal.money_webhook_url(new.channels_id) is not null' end);
+    execute format('create trigger purchases_money_webhook before insert on public.purchases for each row '
+      'execute function internal.note_money_purchase(%s)',
+      case when cardinality(v_ids) <= 20 then array_to_string(v_ids, ', ') else '' end);
   end if;
 end;
 $function$
@@ -304,6 +339,8 @@ CREATE TRIGGER channels_money_webhook_insert AFTER INSERT ON public.channels FOR
 
 CREATE TRIGGER channels_money_webhook_update AFTER UPDATE OF webhook_money ON public.channels FOR EACH ROW WHEN (((old.webhook_money IS NULL) <> (new.webhook_money IS NULL))) EXECUTE FUNCTION internal.channel_money_webhook();
 
+CREATE CONSTRAINT TRIGGER money_webhook_purchases_announce AFTER INSERT ON public.money_webhook_purchases DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION internal.announce_purchase();
+
 CREATE TRIGGER payouts_money_webhook_insert AFTER INSERT ON public.payouts FOR EACH ROW EXECUTE FUNCTION internal.announce_payout();
 
 CREATE TRIGGER payouts_money_webhook_update AFTER UPDATE ON public.payouts FOR EACH ROW WHEN ((old.status IS DISTINCT FROM new.status)) EXECUTE FUNCTION internal.announce_payout();
@@ -312,14 +349,15 @@ CREATE CONSTRAINT TRIGGER refunds_money_webhook AFTER INSERT ON public.refunds D
 
 CREATE TRIGGER reward_events_money_webhook AFTER UPDATE ON public.reward_events REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION internal.announce_reward_decisions();
 
-revoke all on function internal.queue_money_webhook(channel_id uuid, url text, type text, data json) from public, anon, authenticated, service_role;
-revoke all on function internal.announce_payout() from public, anon, authenticated, service_role;
 revoke all on function internal.channel_money_webhook() from public, anon, authenticated, service_role;
+revoke all on function internal.queue_money_webhook(channel_id uuid, url text, type text, data json) from public, anon, authenticated, service_role;
+revoke all on function internal.announce_reward_decisions() from public, anon, authenticated, service_role;
 revoke all on function internal.money_webhook_url(channel_id uuid) from public, anon, authenticated, service_role;
 revoke all on function internal.announce_reward_events(ids uuid[], statuses text[]) from public, anon, authenticated, service_role;
+revoke all on function internal.announce_payout() from public, anon, authenticated, service_role;
 revoke all on function internal.announce_purchase() from public, anon, authenticated, service_role;
+revoke all on function internal.note_money_purchase() from public, anon, authenticated, service_role;
 revoke all on function internal.sync_purchase_money_trigger() from public, anon, authenticated, service_role;
 revoke all on function internal.announce_refund() from public, anon, authenticated, service_role;
-revoke all on function internal.announce_reward_decisions() from public, anon, authenticated, service_role;
 revoke all on function public.announce_reward_approvals() from public, anon, authenticated, service_role;
 grant execute on function public.announce_reward_approvals() to service_role;
