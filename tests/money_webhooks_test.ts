@@ -358,7 +358,7 @@ Deno.test("money webhooks", async (t) => {
       }
     });
 
-    await t.step("the purchase trigger is given the channels with webhook_money, and looks them up past 20", async () => {
+    await t.step("the purchase trigger names the hooked channels, and looks them up past 100", async () => {
       const definition = async () => {
         const [row] = await sql`select coalesce((select pg_get_triggerdef(oid) from pg_trigger
           where tgrelid = 'public.purchases'::regclass and tgname = 'purchases_money_webhook'), '') as def`;
@@ -368,15 +368,17 @@ Deno.test("money webhooks", async (t) => {
       const plain = await moneyWorld(env, null);
       assert.ok((await definition()).includes(hooked.channelId));
       assert.ok(!(await definition()).includes(plain.channelId));
-      const many = [];
-      for (let i = 0; i < 21; i++) many.push(await moneyWorld(env, `${rx.base}/ok`));
-      // Past 20 channels, the trigger has no arguments and looks each purchase's channel up.
+      const other = await moneyWorld(env, `${rx.base}/ok`);
+      const bare = await sql`insert into public.channels (title, webhook_money)
+        select 'bare ' || i, ${`${rx.base}/ok`} from generate_series(1, 100) i returning id`;
+      // Past 100 channels, the trigger has no arguments and looks each purchase's channel up.
       assert.match(await definition(), /BEFORE INSERT .* EXECUTE FUNCTION internal\.note_money_purchase\(\)$/);
       await act(env, plain.receiving.key, "create_purchase", { lead_id: plain.leadId, purchase_amount: 1 });
-      await act(env, many[0].receiving.key, "create_purchase", { lead_id: many[0].leadId, purchase_amount: 1 });
+      await act(env, other.receiving.key, "create_purchase", { lead_id: other.leadId, purchase_amount: 1 });
       assert.deepEqual((await outbox(sql, plain.channelId)).map((d) => d.type), []);
-      assert.deepEqual((await outbox(sql, many[0].channelId)).map((d) => d.type), ["purchase.created"]);
-      for (const w of [hooked, ...many]) await ops.updateChannel(sql, { id: w.channelId, webhookMoney: "" });
+      assert.deepEqual((await outbox(sql, other.channelId)).map((d) => d.type), ["purchase.created"]);
+      await sql`update public.channels set webhook_money = null where id in ${sql(bare.map((c) => c.id))}`;
+      for (const w of [hooked, other]) await ops.updateChannel(sql, { id: w.channelId, webhookMoney: "" });
       const after = await definition();
       assert.ok(!after.includes(hooked.channelId) && !after.endsWith("note_money_purchase()"), after);
       await act(env, hooked.receiving.key, "create_purchase", { lead_id: hooked.leadId, purchase_amount: 1 });

@@ -109,15 +109,20 @@ execute function internal.announce_purchase();
 
 -- internal.note_money_purchase(): the BEFORE INSERT trigger purchases_money_webhook: notes a
 -- purchase of a channel with webhook_money. Its arguments are those channels' ids; without
--- arguments it looks the channel up.
+-- arguments it looks the channel up. (The test on the arguments is an immutable expression,
+-- which plpgsql evaluates without taking a new snapshot; an expression calling the lookup
+-- would take one for every purchase.)
 create function internal.note_money_purchase()
 returns trigger
 language plpgsql
 set search_path = ''
 as $$
 begin
-  if (tg_nargs > 0 and new.channels_id::text = any (tg_argv))
-    or (tg_nargs = 0 and internal.money_webhook_url(new.channels_id) is not null) then
+  if tg_nargs > 0 then
+    if new.channels_id::text = any (tg_argv) then
+      insert into public.money_webhook_purchases (purchases_id) values (new.id);
+    end if;
+  elsif internal.money_webhook_url(new.channels_id) is not null then
     insert into public.money_webhook_purchases (purchases_id) values (new.id);
   end if;
   return new;
@@ -126,7 +131,7 @@ $$;
 revoke execute on function internal.note_money_purchase() from public;
 
 -- purchases_money_webhook is not declared here: it exists only while some channel has a
--- webhook_money, with those channels' ids as its arguments (up to 20; past that none, and it
+-- webhook_money, with those channels' ids as its arguments (up to 100; past that none, and it
 -- looks the channel up), so a purchase on a channel without one costs no table lookup, and
 -- nothing at all while no channel has one (docs/operations.md, Benchmarks: a lookup per purchase
 -- cost create_purchase 2.7 %, the trigger with arguments 1 %). internal.sync_purchase_money_trigger()
@@ -148,7 +153,7 @@ begin
   if v_ids is not null then
     execute format('create trigger purchases_money_webhook before insert on public.purchases for each row '
       'execute function internal.note_money_purchase(%s)',
-      case when cardinality(v_ids) <= 20 then array_to_string(v_ids, ', ') else '' end);
+      case when cardinality(v_ids) <= 100 then array_to_string(v_ids, ', ') else '' end);
   end if;
 end;
 $$;

@@ -219,8 +219,11 @@ CREATE OR REPLACE FUNCTION internal.note_money_purchase()
  SET search_path TO ''
 AS $function$
 begin
-  if (tg_nargs > 0 and new.channels_id::text = any (tg_argv))
-    or (tg_nargs = 0 and internal.money_webhook_url(new.channels_id) is not null) then
+  if tg_nargs > 0 then
+    if new.channels_id::text = any (tg_argv) then
+      insert into public.money_webhook_purchases (purchases_id) values (new.id);
+    end if;
+  elsif internal.money_webhook_url(new.channels_id) is not null then
     insert into public.money_webhook_purchases (purchases_id) values (new.id);
   end if;
   return new;
@@ -262,7 +265,7 @@ begin
   if v_ids is not null then
     execute format('create trigger purchases_money_webhook before insert on public.purchases for each row '
       'execute function internal.note_money_purchase(%s)',
-      case when cardinality(v_ids) <= 20 then array_to_string(v_ids, ', ') else '' end);
+      case when cardinality(v_ids) <= 100 then array_to_string(v_ids, ', ') else '' end);
   end if;
 end;
 $function$
