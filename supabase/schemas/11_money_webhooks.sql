@@ -108,10 +108,11 @@ for each row
 execute function internal.announce_purchase();
 
 -- internal.note_money_purchase(): the BEFORE INSERT trigger purchases_money_webhook: notes a
--- purchase of a channel with webhook_money. Its arguments are those channels' ids; without
--- arguments it looks the channel up. (The test on the arguments is an immutable expression,
--- which plpgsql evaluates without taking a new snapshot; an expression calling the lookup
--- would take one for every purchase.)
+-- purchase of a channel with webhook_money. Its one argument lists those channels' ids
+-- (comma-separated: a uuid's text holds no comma, so a match never spans two); without one it
+-- looks the channel up. (The test on the argument is an immutable expression, which plpgsql
+-- evaluates without taking a new snapshot; an expression calling the lookup would take one for
+-- every purchase.)
 create function internal.note_money_purchase()
 returns trigger
 language plpgsql
@@ -119,7 +120,7 @@ set search_path = ''
 as $$
 begin
   if tg_nargs > 0 then
-    if new.channels_id::text = any (tg_argv) then
+    if pg_catalog.strpos(tg_argv[0], new.channels_id::text) > 0 then
       insert into public.money_webhook_purchases (purchases_id) values (new.id);
     end if;
   elsif internal.money_webhook_url(new.channels_id) is not null then
@@ -131,10 +132,10 @@ $$;
 revoke execute on function internal.note_money_purchase() from public;
 
 -- purchases_money_webhook is not declared here: it exists only while some channel has a
--- webhook_money, with those channels' ids as its arguments (up to 100; past that none, and it
--- looks the channel up), so a purchase on a channel without one costs no table lookup, and
--- nothing at all while no channel has one (docs/operations.md, Benchmarks: a lookup per purchase
--- cost create_purchase 2.7 %, the trigger with arguments 1 %). internal.sync_purchase_money_trigger()
+-- webhook_money, with those channels' ids as its argument (up to 200; past that none, and it
+-- looks the channel up), so a purchase costs nothing more while no channel has one and a
+-- purchase on a channel without one pays no table lookup otherwise (docs/operations.md,
+-- Benchmarks, "Money webhooks and create_purchase"). internal.sync_purchase_money_trigger()
 -- rebuilds it when a channel gets or loses its webhook_money (the trigger channels_money_webhook
 -- below), under a lock that makes concurrent rebuilds run one after the other, each reading the
 -- committed set.
@@ -144,16 +145,16 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-  v_ids text[];
+  v_count integer;
+  v_ids text;
 begin
   lock table public.purchases in share row exclusive mode;
-  select array_agg(quote_literal(c.id::text) order by c.id) into v_ids
+  select count(*), string_agg(c.id::text, ',' order by c.id) into v_count, v_ids
   from public.channels c where c.webhook_money is not null;
   drop trigger if exists purchases_money_webhook on public.purchases;
-  if v_ids is not null then
+  if v_count > 0 then
     execute format('create trigger purchases_money_webhook before insert on public.purchases for each row '
-      'execute function internal.note_money_purchase(%s)',
-      case when cardinality(v_ids) <= 100 then array_to_string(v_ids, ', ') else '' end);
+      'execute function internal.note_money_purchase(%s)', case when v_count <= 200 then quote_literal(v_ids) end);
   end if;
 end;
 $$;

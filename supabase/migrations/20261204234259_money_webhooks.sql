@@ -220,7 +220,7 @@ CREATE OR REPLACE FUNCTION internal.note_money_purchase()
 AS $function$
 begin
   if tg_nargs > 0 then
-    if new.channels_id::text = any (tg_argv) then
+    if pg_catalog.strpos(tg_argv[0], new.channels_id::text) > 0 then
       insert into public.money_webhook_purchases (purchases_id) values (new.id);
     end if;
   elsif internal.money_webhook_url(new.channels_id) is not null then
@@ -256,16 +256,16 @@ CREATE OR REPLACE FUNCTION internal.sync_purchase_money_trigger()
  SET search_path TO ''
 AS $function$
 declare
-  v_ids text[];
+  v_count integer;
+  v_ids text;
 begin
   lock table public.purchases in share row exclusive mode;
-  select array_agg(quote_literal(c.id::text) order by c.id) into v_ids
+  select count(*), string_agg(c.id::text, ',' order by c.id) into v_count, v_ids
   from public.channels c where c.webhook_money is not null;
   drop trigger if exists purchases_money_webhook on public.purchases;
-  if v_ids is not null then
+  if v_count > 0 then
     execute format('create trigger purchases_money_webhook before insert on public.purchases for each row '
-      'execute function internal.note_money_purchase(%s)',
-      case when cardinality(v_ids) <= 100 then array_to_string(v_ids, ', ') else '' end);
+      'execute function internal.note_money_purchase(%s)', case when v_count <= 200 then quote_literal(v_ids) end);
   end if;
 end;
 $function$
