@@ -132,7 +132,7 @@ $$;
 revoke execute on function internal.note_money_purchase() from public;
 
 -- purchases_money_webhook is not declared here: it exists only while some channel has a
--- webhook_money, with those channels' ids as its argument (up to 200; past that none, and it
+-- webhook_money, with those channels' ids as its argument (up to 50; past that none, and it
 -- looks the channel up), so a purchase costs nothing more while no channel has one and a
 -- purchase on a channel without one pays no table lookup otherwise (docs/operations.md,
 -- Benchmarks, "Money webhooks and create_purchase"). internal.sync_purchase_money_trigger()
@@ -154,7 +154,7 @@ begin
   drop trigger if exists purchases_money_webhook on public.purchases;
   if v_count > 0 then
     execute format('create trigger purchases_money_webhook before insert on public.purchases for each row '
-      'execute function internal.note_money_purchase(%s)', case when v_count <= 200 then quote_literal(v_ids) end);
+      'execute function internal.note_money_purchase(%s)', case when v_count <= 50 then quote_literal(v_ids) end);
   end if;
 end;
 $$;

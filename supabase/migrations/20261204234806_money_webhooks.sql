@@ -265,7 +265,7 @@ begin
   drop trigger if exists purchases_money_webhook on public.purchases;
   if v_count > 0 then
     execute format('create trigger purchases_money_webhook before insert on public.purchases for each row '
-      'execute function internal.note_money_purchase(%s)', case when v_count <= 200 then quote_literal(v_ids) end);
+      'execute function internal.note_money_purchase(%s)', case when v_count <= 50 then quote_literal(v_ids) end);
   end if;
 end;
 $function$
