@@ -42,6 +42,7 @@ function channelSettings(f: Flags) {
     intakePerMinute: integer(f, "intake-per-minute"),
     webhookNewLead: optional(f, "webhook-new-lead"),
     webhookStatusUpdate: optional(f, "webhook-status-update"),
+    webhookMoney: optional(f, "webhook-money"),
   };
 }
 
@@ -87,7 +88,8 @@ const COMMANDS: Record<string, Command> = {
   },
   "channel create": {
     flags: "--title T --creator ID --referring ID --receiving ID [--partner ID] [--currency USD] [--public] " +
-      "[--webhook-new-lead URL] [--webhook-status-update URL] [--purchase-writers receiving|any] [--hold-days N] " +
+      "[--webhook-new-lead URL] [--webhook-status-update URL] [--webhook-money URL] " +
+      "[--purchase-writers receiving|any] [--hold-days N] " +
       "[--intake-per-minute N]",
     about: "Creates a channel between companies; prints its webhook_secret once. --public allows lead_external. " +
       "Defaults: USD, purchase writers receiving, hold 30 days, 10 public leads per address and minute.",
@@ -110,7 +112,7 @@ const COMMANDS: Record<string, Command> = {
   },
   "channel update": {
     flags: "--id CHANNEL_ID [--purchase-writers receiving|any] [--hold-days N] [--intake-per-minute N] " +
-      '[--webhook-new-lead URL|""] [--webhook-status-update URL|""]',
+      '[--webhook-new-lead URL|""] [--webhook-status-update URL|""] [--webhook-money URL|""]',
     about: 'Changes a channel\'s settings; flags not given keep their value, a webhook URL of "" clears it.',
     run: (sql, f) => ops.updateChannel(sql, { id: required(f, "id"), ...channelSettings(f) }),
   },
@@ -240,6 +242,7 @@ const STRING_FLAGS = [
   "currency",
   "webhook-new-lead",
   "webhook-status-update",
+  "webhook-money",
   "channel",
   "order",
   "color",

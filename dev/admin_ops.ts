@@ -112,6 +112,7 @@ export async function createChannel(
     public?: boolean;
     webhookNewLead?: string;
     webhookStatusUpdate?: string;
+    webhookMoney?: string;
   } & ChannelSettings,
 ): Promise<Row> {
   requireNotBlank("title", o.title);
@@ -122,11 +123,13 @@ export async function createChannel(
   await requireCurrency(sql, o.currency ?? "USD");
   const [row] = await sql`
     insert into public.channels (title, creator, partner, referring_id, receiving_id, currency,
-      no_auth_api, webhook_new_lead, webhook_status_update, webhook_secret, purchase_writers, hold_days,
-      intake_per_minute)
+      no_auth_api, webhook_new_lead, webhook_status_update, webhook_money, webhook_secret, purchase_writers,
+      hold_days, intake_per_minute)
     values (${o.title}, ${o.creator}, ${o.partner ?? null}, ${o.referring}, ${o.receiving},
       ${o.currency ?? "USD"}, ${o.public ?? false}, ${o.webhookNewLead || null},
-      ${o.webhookStatusUpdate || null}, ${`whsec_${Buffer.from(randomBytes(24)).toString("base64")}`},
+      ${o.webhookStatusUpdate || null}, ${o.webhookMoney || null}, ${`whsec_${
+    Buffer.from(randomBytes(24)).toString("base64")
+  }`},
       ${o.purchaseWriters ?? "receiving"}, ${o.holdDays ?? 30}, ${o.intakePerMinute ?? 10})
     returning *`;
   return row;
@@ -142,6 +145,7 @@ export interface ChannelSettings {
   intakePerMinute?: number;
   webhookNewLead?: string;
   webhookStatusUpdate?: string;
+  webhookMoney?: string;
 }
 
 // Refuses settings the database would refuse too, with messages an operator can act on, before
@@ -156,7 +160,7 @@ async function checkChannelSettings(o: ChannelSettings) {
   if (o.intakePerMinute !== undefined && !(o.intakePerMinute >= 1 && o.intakePerMinute <= 10000)) {
     throw new Error("--intake-per-minute must be between 1 and 10000");
   }
-  for (const url of [o.webhookNewLead, o.webhookStatusUpdate]) {
+  for (const url of [o.webhookNewLead, o.webhookStatusUpdate, o.webhookMoney]) {
     // Private addresses are refused at delivery time (unless allowed there); here only the form.
     const refusal = url ? await webhookUrlRefusal(url, { allowPrivate: true }) : null;
     if (refusal) throw new Error(`Webhook URL ${url} ${refusal}`);
@@ -174,9 +178,11 @@ export async function updateChannel(sql: Sql, o: { id: string } & ChannelSetting
       webhook_new_lead = case when ${o.webhookNewLead === undefined} then webhook_new_lead
         else ${o.webhookNewLead || null} end,
       webhook_status_update = case when ${o.webhookStatusUpdate === undefined} then webhook_status_update
-        else ${o.webhookStatusUpdate || null} end
+        else ${o.webhookStatusUpdate || null} end,
+      webhook_money = case when ${o.webhookMoney === undefined} then webhook_money else ${o.webhookMoney || null} end
     where id = ${o.id}
-    returning id, title, purchase_writers, hold_days, intake_per_minute, webhook_new_lead, webhook_status_update`;
+    returning id, title, purchase_writers, hold_days, intake_per_minute, webhook_new_lead, webhook_status_update,
+      webhook_money`;
   if (!row) throw new Error(`No channel with id ${o.id}`);
   return row;
 }
@@ -189,7 +195,7 @@ export async function listChannels(sql: Sql, o: { company?: string }): Promise<R
   if (o.company !== undefined) await requireCompany(sql, o.company);
   return await sql`
     select id, uuid, title, created_at, creator, partner, referring_id, receiving_id, currency, no_auth_api,
-      webhook_new_lead, webhook_status_update, purchase_writers, hold_days, intake_per_minute
+      webhook_new_lead, webhook_status_update, webhook_money, purchase_writers, hold_days, intake_per_minute
     from public.channels c
     where ${o.company ?? null}::uuid is null
       or ${o.company ?? null}::uuid in (c.creator, c.partner, c.referring_id, c.receiving_id)

@@ -22,6 +22,8 @@ Deno.test("Supabase security model", async (t) => {
         "intake_log",
         "lead_status",
         "leads",
+        "money_webhook_marks",
+        "money_webhook_purchases",
         "payouts",
         "products",
         "property_definitions",

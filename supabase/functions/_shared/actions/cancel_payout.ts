@@ -7,6 +7,7 @@ import { uuid } from "../validation.ts";
 export const cancel_payout = rpcAction("cancel_payout", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: z.object({
     payout_id: uuid("payout_id", { required: true }).describe("The payout"),
   }),

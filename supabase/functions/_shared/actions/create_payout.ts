@@ -7,6 +7,7 @@ import { currencyCode, uuid } from "../validation.ts";
 export const create_payout = rpcAction("create_payout", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: z.object({
     channel_id: uuid("channel_id", { required: true }).describe("The channel to pay out"),
     currency: currencyCode("currency").describe("Default: the channel's currency"),

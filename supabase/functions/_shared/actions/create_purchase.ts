@@ -36,6 +36,7 @@ export const DUPLICATE_PURCHASE = {
 export const create_purchase = rpcAction("create_purchase", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: createPurchaseSchema,
   doc: {
     resource: "purchases",

@@ -6,6 +6,7 @@ import { object, ref } from "../openapi/shapes.ts";
 export const create_purchase_custom = rpcAction("create_purchase_custom", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: createPurchaseSchema.omit({ product_id: true, description: true }),
   doc: {
     resource: "purchases",

@@ -7,6 +7,7 @@ import { text, uuid, uuidArray } from "../validation.ts";
 export const reject_rewards = rpcAction("reject_rewards", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: z.object({
     channel_id: uuid("channel_id", { required: true }).describe("The channel of the reward events"),
     reward_event_ids: uuidArray("reward_event_ids", 1000, { required: true, ordered: true }).describe(
