@@ -177,6 +177,34 @@ Deno.test("money webhooks", async (t) => {
       assert.deepEqual(keySequence(refunded.body), ["type", "id", "created_at", "data", ...keySequence(refund.text)]);
     });
 
+    await t.step("import_purchases announces each row it records, and only those", async () => {
+      const w = await moneyWorld(env, `${rx.base}/ok`);
+      const imported = await act(env, w.receiving.key, "import_purchases", {
+        channel_id: w.channelId,
+        purchases: [
+          { lead_id: w.leadId, external_id: "imp-1", purchase_amount: "250", trigger_ids: [w.fixedId] },
+          { lead_id: w.leadId, external_id: "imp-2", purchase_amount: "-1" },
+          { lead_id: w.leadId, external_id: "imp-1", purchase_amount: "250" },
+          { lead_id: w.leadId, external_id: "imp-3", purchase_amount: "75.5" },
+        ],
+      });
+      assert.equal(imported.status, 200, imported.text);
+      const results = imported.body.results as { status: string; purchase_id?: string }[];
+      assert.deepEqual(results.map((r) => r.status), ["created", "error", "duplicate", "created"]);
+      const again = await act(env, w.receiving.key, "import_purchases", {
+        channel_id: w.channelId,
+        purchases: [{ lead_id: w.leadId, external_id: "imp-3", purchase_amount: "75.5" }],
+      });
+      assert.deepEqual((again.body.results as { status: string }[]).map((r) => r.status), ["duplicate"]);
+      const got = await delivered(w);
+      assert.deepEqual(got.map((g) => g.type), ["purchase.created", "purchase.created"]);
+      const announced = got.map((g) => g.data.purchase as { id: string; external_id: string; purchase_amount: number });
+      assert.deepEqual(
+        announced.map((p) => [p.id, p.external_id, p.purchase_amount]).sort(),
+        [[results[0].purchase_id, "imp-1", 250], [results[3].purchase_id, "imp-3", 75.5]].sort(),
+      );
+    });
+
     await t.step("reward_event.updated for approve, reject and paid; payout.created, paid, cancelled", async () => {
       const w = await moneyWorld(env, `${rx.base}/ok`);
       const purchase = async () => {

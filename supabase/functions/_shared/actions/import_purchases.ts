@@ -25,6 +25,7 @@ const ERROR_CODE = {
 export const import_purchases = rpcAction("import_purchases", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: z.object({
     channel_id: uuid("channel_id", { required: true }).describe("The channel every row's lead is on"),
     purchases: rows("purchases", MAX_IMPORT_ROWS, importRowSchema).describe(
