@@ -1,4 +1,4 @@
-// `deno task bench [--action create_purchase|get_leads|webhooks|compare|scale|instructions] [--seconds 10] [--concurrency 16] [--rounds 1]`:
+// `deno task bench [--action create_purchase|get_leads|webhooks|compare|scale|instructions|import] [--seconds 10] [--concurrency 16] [--rounds 1]`:
 // throughput and latency over real HTTP. Starts `dev/serve.ts` as a separate process on the
 // configured database (DATABASE_URL, else the embedded one under DATA_DIR, fsync on), builds
 // its own fixtures, warms up, then keeps `concurrency` requests in flight for `seconds` and
@@ -11,12 +11,15 @@
 // compare, scale: see bench_compare.ts (`--reference dev/bench_reference --pool 5 --size 1000000`); `--pool` is the
 // server's DATABASE_POOL_SIZE, by default the adapter's own default (what a deployed function runs with).
 // instructions: see bench_instructions.ts (`--calls 200`).
+// import: see bench_import.ts (import_purchases in batches of 10, 100 and 1,000 rows against single create_purchase
+// calls; `--pool` as for compare).
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import * as ops from "./admin_ops.ts";
 import { benchCompare, benchScale, REFERENCE_DIR } from "./bench_compare.ts";
 import { benchWebhooks } from "./bench_webhooks.ts";
 import { benchInstructions } from "./bench_instructions.ts";
+import { benchImport } from "./bench_import.ts";
 import { freePort } from "./cluster.ts";
 import { openDatabase } from "./database.ts";
 
@@ -36,7 +39,7 @@ const args = parseArgs({
   },
 });
 const action = args.values.action;
-if (!["create_purchase", "get_leads", "webhooks", "compare", "scale", "instructions"].includes(action)) {
+if (!["create_purchase", "get_leads", "webhooks", "compare", "scale", "instructions", "import"].includes(action)) {
   throw new Error(`Unknown --action ${action}`);
 }
 // Its own throwaway cluster: single-user PostgreSQL needs the data directory of a stopped server.
@@ -49,7 +52,7 @@ const rounds = Number(args.values.rounds);
 const concurrency = Number(args.values.concurrency);
 
 const database = await openDatabase();
-if (action === "webhooks" || action === "compare" || action === "scale") {
+if (action === "webhooks" || action === "compare" || action === "scale" || action === "import") {
   const options = {
     seconds,
     rounds,
@@ -61,6 +64,7 @@ if (action === "webhooks" || action === "compare" || action === "scale") {
   try {
     if (action === "webhooks") await benchWebhooks(database, Number(args.values.deliveries), Number(args.values.batch));
     else if (action === "compare") await benchCompare(database, options);
+    else if (action === "import") await benchImport(database, options);
     else await benchScale(database, options);
   } finally {
     await database.stop();

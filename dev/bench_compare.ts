@@ -157,8 +157,10 @@ async function pgbench(url: string, script: string, clients: number, seconds: nu
   return { tps: Number(tps[1]), latency_ms: Number(latency[1]) };
 }
 
-interface WrkResult {
+export interface WrkResult {
+  requests: number;
   rps: number;
+  mean_ms: number;
   p50_ms: number;
   p99_ms: number;
   errors: number;
@@ -168,13 +170,10 @@ function toMs(value: string, unit: string): number {
   return Number(value) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[unit];
 }
 
-async function wrk(url: string, body: string, key: string, clients: number, seconds: number): Promise<WrkResult> {
+/** Runs wrk with a Lua script (which sets the method, headers and body, or a request() function) against url. */
+export async function wrkScript(url: string, script: string, clients: number, seconds: number): Promise<WrkResult> {
   const lua = await Deno.makeTempFile({ suffix: ".lua" });
-  await Deno.writeTextFile(
-    lua,
-    `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n` +
-      `wrk.headers["X-Api-Key"] = "${key}"\n`,
-  );
+  await Deno.writeTextFile(lua, script);
   const out = await run("wrk", [
     "-t",
     String(Math.min(clients, 2)),
@@ -188,21 +187,35 @@ async function wrk(url: string, body: string, key: string, clients: number, seco
     url,
   ]);
   await Deno.remove(lua);
+  const requests = /(\d+) requests in/.exec(out);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const mean = /Latency\s+([\d.]+)(us|ms|s)/.exec(out);
   const p50 = /\s50%\s+([\d.]+)(us|ms|s)/.exec(out);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(out);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  if (!rps || !p50 || !p99) throw new Error(`wrk output not understood:\n${out}`);
+  if (!requests || !rps || !mean || !p50 || !p99) throw new Error(`wrk output not understood:\n${out}`);
   return {
+    requests: Number(requests[1]),
     rps: Number(rps[1]),
+    mean_ms: toMs(mean[1], mean[2]),
     p50_ms: toMs(p50[1], p50[2]),
     p99_ms: toMs(p99[1], p99[2]),
     errors: non2xx ? Number(non2xx[1]) : 0,
   };
 }
 
+function wrk(url: string, body: string, key: string, clients: number, seconds: number): Promise<WrkResult> {
+  return wrkScript(
+    url,
+    `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n` +
+      `wrk.headers["X-Api-Key"] = "${key}"\n`,
+    clients,
+    seconds,
+  );
+}
+
 // CPU seconds (user + system) and resident memory of a process, from /proc.
-async function processUsage(pid: number): Promise<{ cpu_s: number; rss_mb: number }> {
+export async function processUsage(pid: number): Promise<{ cpu_s: number; rss_mb: number }> {
   const stat = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1].split(" ");
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const ticks = Number(stat[11]) + Number(stat[12]);
@@ -210,7 +223,7 @@ async function processUsage(pid: number): Promise<{ cpu_s: number; rss_mb: numbe
 }
 
 // Starts a server script of this directory (serve.ts, or the floor server) and waits until it listens.
-async function startServer(script: string, env: Record<string, string>) {
+export async function startServer(script: string, env: Record<string, string>) {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", new URL(script, import.meta.url).pathname],
@@ -233,7 +246,7 @@ async function startServer(script: string, env: Record<string, string>) {
   };
 }
 
-const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+export const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
 // What the driver alone costs per call: postgres.js (the server's driver, same pool size and
 // concurrency) in this process, sending the server's own statement (db_postgres.ts), prepared,

@@ -83,6 +83,19 @@ const replayFixtures: Record<string, (env: TestEnv) => Promise<ReplayFixture>> =
       writes: ["events", "purchases"],
     };
   },
+  import_purchases: async (env) => {
+    const w = await world(env.sql);
+    await ops.createTrigger(env.sql, { channel: w.channelId, on: "purchase", reward: "percentage", amount: "10" });
+    return {
+      w,
+      request: { channel_id: w.channelId, purchases: [{ lead_id: w.leadId, external_id: "o-1", purchase_amount: 5 }] },
+      different: {
+        channel_id: w.channelId,
+        purchases: [{ lead_id: w.leadId, external_id: "o-2", purchase_amount: 5 }],
+      },
+      writes: ["events", "purchases", "reward_events"],
+    };
+  },
   refund_purchase: async (env) => {
     const w = await world(env.sql);
     await ops.createTrigger(env.sql, { channel: w.channelId, on: "purchase", reward: "percentage", amount: "10" });

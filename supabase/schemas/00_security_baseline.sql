@@ -33,12 +33,26 @@ language plpgsql
 set search_path = ''
 as $$
 begin
-  raise exception using errcode = 'PT' || http_status::text,
-    message = regexp_replace(error_message, E'[\\u0001-\\u001f\\u007f-\\u009f]', chr(65533), 'g'),
-    hint = error_code;
+  perform internal.fail(http_status, error_code, error_message, null);
 end;
 $$;
 revoke execute on function internal.fail(integer, text, text) from public;
+
+-- internal.fail(status, code, message, fields): the same error with more members of the error
+-- body (e.g. {"purchase_id": …} of a 409 duplicate), carried as the JSON text of the error's
+-- detail, which both adapters read (errors.ts, fromSqlState). Null fields: no detail.
+create function internal.fail(http_status integer, error_code text, error_message text, fields json)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  raise exception using errcode = 'PT' || http_status::text,
+    message = regexp_replace(error_message, E'[\\u0001-\\u001f\\u007f-\\u009f]', chr(65533), 'g'),
+    hint = error_code, detail = coalesce(fields::text, '');
+end;
+$$;
+revoke execute on function internal.fail(integer, text, text, json) from public;
 
 -- internal.iso_time(t): the API's timestamp format, UTC with milliseconds
 -- ("2025-04-01T00:00:00.000Z"). Every timestamp the API writes goes through it.

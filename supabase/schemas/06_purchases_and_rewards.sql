@@ -23,10 +23,16 @@ create table public.purchases (
   description text,
   name text,
   companies_id uuid not null references public.companies (id),
-  constraint purchases_lead_channel_fkey foreign key (leads_id, channels_id) references public.leads (id, channels_id)
+  constraint purchases_lead_channel_fkey foreign key (leads_id, channels_id) references public.leads (id, channels_id),
+  external_id text
 );
 create index purchases_leads_id_idx on public.purchases (leads_id, created_at desc, id desc);
 create index purchases_channels_id_idx on public.purchases (channels_id, created_at desc, id desc);
+-- external_id (the sale's id in the merchant's system) is unique per company that records it:
+-- the arbiter of record_purchase's and import_purchases's `on conflict`, so concurrent repeats
+-- never both write. external_id first, so get_purchases's external_id filter reads it too.
+create unique index purchases_external_id_key on public.purchases (external_id, companies_id)
+  where external_id is not null;
 alter table public.purchases enable row level security;
 revoke all on public.purchases from anon, authenticated;
 
@@ -178,15 +184,49 @@ from (
 ) r;
 revoke all on internal.reward_event_status from public, anon, authenticated, service_role;
 
--- internal.purchase_objects: every purchase with its API object (with name), set-based like
--- internal.lead_objects, written from a typed row. get_purchases reads it.
+-- The Purchase object as row types (see internal.reward_event_object): the seed's keys, then
+-- "name" when the request had a product name (listings always show it), then "external_id" when
+-- the purchase has one.
 create type internal.purchase_object as (id uuid, created_at text, leads_id uuid, products_id uuid,
   purchase_amount numeric, date text, description text, name text);
+create type internal.purchase_object_external as (id uuid, created_at text, leads_id uuid, products_id uuid,
+  purchase_amount numeric, date text, description text, name text, external_id text);
+create type internal.purchase_seed_object as (id uuid, created_at text, leads_id uuid, products_id uuid,
+  purchase_amount numeric, date text, description text);
+create type internal.purchase_seed_object_external as (id uuid, created_at text, leads_id uuid, products_id uuid,
+  purchase_amount numeric, date text, description text, external_id text);
 
+-- internal.purchase_json(p, with_name): the Purchase object of the API, the one place it is
+-- written: create_purchase's answer (with_name when product_name was sent), create_purchase_custom's
+-- and the listings' (with_name). Inlinable, hence no SET clause (see internal.reward_status).
+create function internal.purchase_json(p public.purchases, with_name boolean)
+returns json
+language sql
+stable
+as $$
+  select case
+    when with_name and p.external_id is null then
+      pg_catalog.row_to_json(row(p.id, internal.iso_time(p.created_at), p.leads_id, p.products_id,
+        p.purchase_amount, internal.iso_time(p.date), p.description, p.name)::internal.purchase_object)
+    when with_name then
+      pg_catalog.row_to_json(row(p.id, internal.iso_time(p.created_at), p.leads_id, p.products_id,
+        p.purchase_amount, internal.iso_time(p.date), p.description, p.name,
+        p.external_id)::internal.purchase_object_external)
+    when p.external_id is null then
+      pg_catalog.row_to_json(row(p.id, internal.iso_time(p.created_at), p.leads_id, p.products_id,
+        p.purchase_amount, internal.iso_time(p.date), p.description)::internal.purchase_seed_object)
+    else
+      pg_catalog.row_to_json(row(p.id, internal.iso_time(p.created_at), p.leads_id, p.products_id,
+        p.purchase_amount, internal.iso_time(p.date), p.description,
+        p.external_id)::internal.purchase_seed_object_external)
+  end
+$$;
+revoke execute on function internal.purchase_json(public.purchases, boolean) from public;
+
+-- internal.purchase_objects: every purchase with its API object (with name), set-based like
+-- internal.lead_objects. get_purchases reads it.
 create view internal.purchase_objects with (security_invoker = true) as
-select p.id, p.leads_id, p.channels_id, p.created_at,
-  row_to_json(row(p.id, internal.iso_time(p.created_at), p.leads_id, p.products_id, p.purchase_amount,
-    internal.iso_time(p.date), p.description, p.name)::internal.purchase_object) as purchase
+select p.id, p.leads_id, p.channels_id, p.created_at, p.external_id, internal.purchase_json(p, true) as purchase
 from public.purchases p;
 revoke all on internal.purchase_objects from public, anon, authenticated, service_role;
 
@@ -286,12 +326,13 @@ revoke execute on function internal.purchase_trigger_ids(public.channels, uuid[]
 
 -- internal.record_purchase(company, args, with_name): the purchase, its "purchase" event and
 -- its reward events, for a company already authenticated. args as create_purchase.
--- Returns {"purchase": {...}, "reward_events": [...]}, "purchase" with "name" when with_name;
+-- Returns {"purchase": {...}, "reward_events": [...]}, "purchase" with "name" when with_name and
+-- "external_id" when args has one;
 -- the reward events in their short form (internal.reward_event_object), their status by
 -- internal.reward_status (a new reward is in no payout and reverses nothing).
 -- Errors: 403 Lead not accessible; 403 Only the receiving company can record purchases on this
 -- channel; 403 Product not found or not owned by your company; 400 Trigger not found or not
--- active on this channel: <id>.
+-- active on this channel: <id>; 409 Purchase already recorded: <external_id> (with purchase_id).
 -- It is the purchase path, measured by `deno task bench --action instructions`: one lookup reads
 -- the lead, its channel (through the access rule) and the currency's minor units; the purchase
 -- and its event are two plain inserts and the rewards one insert with their JSON; the rules it
@@ -340,12 +381,31 @@ begin
       array(select jsonb_array_elements_text(args -> 'trigger_ids')::uuid));
   end if;
 
-  insert into public.purchases (leads_id, channels_id, products_id, purchase_amount, date, description, name,
-    companies_id)
-  values (v_lead_id, v_channel_id, v_product_id, (args ->> 'purchase_amount')::numeric,
-    coalesce((args ->> 'date')::timestamptz, now()), coalesce(args ->> 'description', args ->> 'product_description'),
-    args ->> 'product_name', company)
-  returning * into v_purchase;
+  -- With an external_id, a repeat writes nothing (a concurrent first one is waited for): 409 with
+  -- the recorded purchase's id, read by the next statement, which sees what committed meanwhile.
+  -- Without one, a plain insert: `on conflict` costs a speculative insertion (a lock and a WAL
+  -- record) on every call, 3 % of this path (docs/operations.md, "Benchmarks").
+  if args ? 'external_id' then
+    insert into public.purchases (leads_id, channels_id, products_id, purchase_amount, date, description, name,
+      companies_id, external_id)
+    values (v_lead_id, v_channel_id, v_product_id, (args ->> 'purchase_amount')::numeric,
+      coalesce((args ->> 'date')::timestamptz, now()), coalesce(args ->> 'description', args ->> 'product_description'),
+      args ->> 'product_name', company, args ->> 'external_id')
+    on conflict (external_id, companies_id) where external_id is not null do nothing
+    returning * into v_purchase;
+    if v_purchase.id is null then
+      perform internal.fail(409, 'duplicate_external_id', 'Purchase already recorded: ' || (args ->> 'external_id'),
+        json_build_object('purchase_id', (select p.id from public.purchases p
+          where p.external_id = args ->> 'external_id' and p.companies_id = company)));
+    end if;
+  else
+    insert into public.purchases (leads_id, channels_id, products_id, purchase_amount, date, description, name,
+      companies_id)
+    values (v_lead_id, v_channel_id, v_product_id, (args ->> 'purchase_amount')::numeric,
+      coalesce((args ->> 'date')::timestamptz, now()), coalesce(args ->> 'description', args ->> 'product_description'),
+      args ->> 'product_name', company)
+    returning * into v_purchase;
+  end if;
   insert into public.events (category, channels_id, leads_id, purchases_id, companies_id, data)
   values ('purchase', v_channel_id, v_lead_id, v_purchase.id, company,
     jsonb_build_object('purchase_amount', v_purchase.purchase_amount, 'currency', v_currency))
@@ -372,21 +432,7 @@ begin
     order by r.reward_type, r.reward_triggers_id)
   into v_rewards
   from reward r;
-  return json_build_object(
-    'purchase', case when with_name
-      then json_build_object('id', v_purchase.id,
-        'created_at', internal.iso_time(v_purchase.created_at),
-        'leads_id', v_purchase.leads_id, 'products_id', v_purchase.products_id,
-        'purchase_amount', v_purchase.purchase_amount,
-        'date', internal.iso_time(v_purchase.date),
-        'description', v_purchase.description, 'name', v_purchase.name)
-      else json_build_object('id', v_purchase.id,
-        'created_at', internal.iso_time(v_purchase.created_at),
-        'leads_id', v_purchase.leads_id, 'products_id', v_purchase.products_id,
-        'purchase_amount', v_purchase.purchase_amount,
-        'date', internal.iso_time(v_purchase.date),
-        'description', v_purchase.description)
-      end,
+  return json_build_object('purchase', internal.purchase_json(v_purchase, with_name),
     'reward_events', coalesce(v_rewards, '[]'::json));
 end;
 $$;
@@ -427,12 +473,160 @@ $$;
 revoke execute on function public.create_purchase_custom(text, jsonb) from public, anon, authenticated;
 grant execute on function public.create_purchase_custom(text, jsonb) to service_role;
 
+-- public.import_purchases(key_hash, args): records up to 1,000 purchases on one channel, each
+-- row recorded or refused on its own, in one transaction and set-based (no statement per row).
+-- args (validated by the edge function): channel_id, purchases: rows of create_purchase's
+-- fields with external_id, or {"invalid": <message>} for a row that failed validation.
+-- The key, the channel's access and the purchase-writer rule are checked once for the batch
+-- (403 Channel not accessible; 403 Only the receiving company can record purchases on this
+-- channel). Per row, in create_purchase's order and with its messages: the row's validation
+-- error; Lead not accessible (no such lead on channel_id); Product not found or not owned by your
+-- company; Trigger not found or not active on this channel: <id>; then external_id: one already
+-- recorded by the company, or repeated in the batch after a row that is recorded, is a
+-- "duplicate" with the recorded purchase's id. The rows recorded get a purchase, a "purchase"
+-- event and their rewards as create_purchase writes them (the same access, purchase-writer,
+-- reward amount and reward status rules), the rewards computed by one join of the rows with the
+-- channel's purchase triggers. Purchases are inserted in external_id order with
+-- `on conflict do nothing`, so concurrent imports and create_purchase calls never both write an
+-- external_id and overlapping batches do not deadlock.
+-- Returns {"results": [{"index", "status": "created", "purchase_id", "reward_events"} |
+-- {"index", "status": "duplicate", "purchase_id"} | {"index", "status": "error", "error",
+-- "code"}], "created", "duplicates", "errors"}, the results in row order.
+create function public.import_purchases(key_hash text, args jsonb)
+returns json
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_company uuid := internal.company_for_key(key_hash);
+  v_channel public.channels := internal.accessible_channel(v_company, (args ->> 'channel_id')::uuid);
+  v_minor_units integer;
+  v_rows json;
+begin
+  if not internal.may_record_purchases(v_channel.purchase_writers, v_channel.receiving_id, v_company) then
+    perform internal.fail(403, 'purchase_not_permitted',
+      'Only the receiving company can record purchases on this channel');
+  end if;
+  select cur.minor_units into v_minor_units from public.currencies cur where cur.code = v_channel.currency;
+
+  -- What each row became: its error, or the purchase it recorded with its rewards, or neither
+  -- (a duplicate, whose recorded purchase the next statement reads: it sees what a concurrent
+  -- import committed meanwhile).
+  with input as (
+    select r.n - 1 as index, r.invalid, r.lead_id, r.product_id, r.purchase_amount, r.date, r.description,
+      r.product_name, r.product_description, r.trigger_ids, r.external_id
+    from rows from (jsonb_to_recordset(args -> 'purchases') as (invalid text, lead_id uuid, product_id uuid,
+      purchase_amount numeric, date timestamptz, description text, product_name text, product_description text,
+      trigger_ids uuid[], external_id text)) with ordinality as r (invalid, lead_id, product_id, purchase_amount,
+      date, description, product_name, product_description, trigger_ids, external_id, n)
+  ), checked as (
+    select i.*, case
+        when i.invalid is not null then i.invalid
+        when l.id is null then 'Lead not accessible'
+        when i.product_id is not null and p.id is null then 'Product not found or not owned by your company'
+        when bad.id is not null then 'Trigger not found or not active on this channel: ' || bad.id::text
+      end as error,
+      case
+        when i.invalid is not null then 'invalid_request'
+        when l.id is null then 'lead_not_accessible'
+        when i.product_id is not null and p.id is null then 'product_not_owned'
+        when bad.id is not null then 'trigger_not_found'
+      end as code
+    from input i
+    left join public.leads l on l.id = i.lead_id and l.channels_id = v_channel.id
+    left join public.products p on p.id = i.product_id and p.companies_id = v_company
+    left join lateral (
+      select t.id from unnest(i.trigger_ids) with ordinality as t (id, n)
+      where not exists (
+        select 1 from public.reward_triggers rt
+        where rt.id = t.id and rt.channels_id = v_channel.id and rt.trigger = 'purchase' and rt.status = 'Active'
+      )
+      order by t.n limit 1
+    ) bad on true
+  ), firsts as (
+    select distinct on (c.external_id) c.*
+    from checked c where c.error is null
+    order by c.external_id, c.index
+  ), purchase as (
+    insert into public.purchases (leads_id, channels_id, products_id, purchase_amount, date, description, name,
+      companies_id, external_id)
+    select f.lead_id, v_channel.id, f.product_id, f.purchase_amount, coalesce(f.date, now()),
+      coalesce(f.description, f.product_description), f.product_name, v_company, f.external_id
+    from firsts f
+    order by f.external_id
+    on conflict (external_id, companies_id) where external_id is not null do nothing
+    returning id, leads_id, purchase_amount, external_id
+  ), event as (
+    insert into public.events (category, channels_id, leads_id, purchases_id, companies_id, data)
+    select 'purchase', v_channel.id, p.leads_id, p.id, v_company,
+      jsonb_build_object('purchase_amount', p.purchase_amount, 'currency', v_channel.currency)
+    from purchase p
+    returning id, purchases_id
+  ), reward as (
+    insert into public.reward_events (reward_triggers_id, channels_id, leads_id, purchases_id, events_id, amount,
+      currency, reward_type, rate, base_amount, beneficiary_companies_id, needs_review)
+    select t.id, v_channel.id, p.leads_id, p.id, e.id, a.amount, v_channel.currency, t.reward_type,
+      case when t.reward_type = 'percentage' then t.amount end, p.purchase_amount, v_channel.referring_id,
+      v_company = v_channel.referring_id
+    from purchase p
+    join event e on e.purchases_id = p.id
+    join firsts f on f.external_id = p.external_id
+    -- Requested trigger_ids were checked above to be Active purchase triggers of this channel.
+    join public.reward_triggers t on t.channels_id = v_channel.id and t.trigger = 'purchase' and t.status = 'Active'
+      and (f.trigger_ids is null or t.id = any (f.trigger_ids))
+    cross join lateral (
+      select internal.reward_amount(t.reward_type, t.amount, p.purchase_amount, v_minor_units) as amount
+    ) a
+    where a.amount > 0
+    returning *
+  ), rewards as (
+    select r.purchases_id, json_agg(row_to_json(row(r.id, r.reward_triggers_id, r.amount, r.currency, r.reward_type,
+        r.rate, r.base_amount, r.beneficiary_companies_id,
+        internal.reward_status(r.status, r.needs_review, r.created_at, v_channel.hold_days))::internal.reward_event_object)
+      order by r.reward_type, r.reward_triggers_id) as list
+    from reward r
+    group by r.purchases_id
+  )
+  select json_agg(json_build_object('index', c.index, 'external_id', c.external_id, 'error', c.error, 'code', c.code,
+      'purchase_id', p.id, 'reward_events', coalesce(rw.list, '[]'::json)) order by c.index)
+  into v_rows
+  from checked c
+  left join firsts f on f.index = c.index
+  left join purchase p on f.index is not null and p.external_id = c.external_id
+  left join rewards rw on rw.purchases_id = p.id;
+
+  return (
+    select json_build_object(
+      'results', json_agg(case
+          when x.error is not null then
+            json_build_object('index', x.index, 'status', 'error', 'error', x.error, 'code', x.code)
+          when x.purchase_id is not null then
+            json_build_object('index', x.index, 'status', 'created', 'purchase_id', x.purchase_id,
+              'reward_events', x.reward_events)
+          else json_build_object('index', x.index, 'status', 'duplicate', 'purchase_id', d.id)
+        end order by x.index),
+      'created', count(*) filter (where x.error is null and x.purchase_id is not null),
+      'duplicates', count(*) filter (where x.error is null and x.purchase_id is null),
+      'errors', count(*) filter (where x.error is not null))
+    from json_to_recordset(v_rows) as x (index integer, external_id text, error text, code text, purchase_id uuid,
+      reward_events json)
+    left join public.purchases d on x.error is null and x.purchase_id is null
+      and d.external_id = x.external_id and d.companies_id = v_company
+  );
+end;
+$$;
+revoke execute on function public.import_purchases(text, jsonb) from public, anon, authenticated;
+grant execute on function public.import_purchases(text, jsonb) to service_role;
+
 -- public.get_purchases(key_hash, args): {"purchases": [...], "next_cursor"}, newest first.
--- args: lead_id and/or channel_id (at least one), limit 1-100 (default 100), cursor.
+-- args: lead_id and/or channel_id (at least one), external_id (a filter), limit 1-100 (default
+-- 100), cursor.
 -- Errors: 403 Lead not accessible / Channel not accessible; 400 cursor is invalid.
--- Reads internal.purchase_objects by the lead's index when a lead is given (then the channel, if
--- given too, is a filter), else by the channel's; each combination of filters is a statement of
--- its own, whose generic plan is the right one (planned like get_leads).
+-- Reads internal.purchase_objects by external_id's index when one is given (lead and channel are
+-- then filters), else by the lead's index when a lead is given (then the channel, if given too, is
+-- a filter), else by the channel's; each combination of filters is a statement of its own, whose
+-- generic plan is the right one (planned like get_leads).
 create function public.get_purchases(key_hash text, args jsonb)
 returns json
 language plpgsql
@@ -446,6 +640,7 @@ declare
   v_company uuid := internal.company_for_key(key_hash);
   v_lead_id uuid := (args ->> 'lead_id')::uuid;
   v_channel_id uuid := (args ->> 'channel_id')::uuid;
+  v_external_id text := args ->> 'external_id';
   v_limit integer := coalesce((args ->> 'limit')::integer, 100);
   v_after_created_at timestamptz;
   v_after_id uuid;
@@ -460,7 +655,18 @@ begin
     perform internal.accessible_channel(v_company, v_channel_id);
   end if;
   select d.created_at, d.id into v_after_created_at, v_after_id from internal.decode_cursor(args ->> 'cursor') d;
-  if v_lead_id is not null then
+  if v_external_id is not null then
+    select array_agg(p.purchase order by p.created_at desc, p.id desc),
+      array_agg(p.created_at order by p.created_at desc, p.id desc), array_agg(p.id order by p.created_at desc, p.id desc)
+    into v_items, v_times, v_ids
+    from (
+      select p.purchase, p.created_at, p.id from internal.purchase_objects p
+      where p.external_id = v_external_id and (v_lead_id is null or p.leads_id = v_lead_id)
+        and (v_channel_id is null or p.channels_id = v_channel_id)
+        and (p.created_at, p.id) < (v_after_created_at, v_after_id)
+      order by p.created_at desc, p.id desc limit v_limit + 1
+    ) p;
+  elsif v_lead_id is not null then
     select array_agg(p.purchase order by p.created_at desc, p.id desc),
       array_agg(p.created_at order by p.created_at desc, p.id desc), array_agg(p.id order by p.created_at desc, p.id desc)
     into v_items, v_times, v_ids

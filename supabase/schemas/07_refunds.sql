@@ -7,9 +7,14 @@ create table public.refunds (
   purchases_id uuid not null references public.purchases (id),
   amount numeric not null check (amount >= 0),
   reason text,
-  companies_id uuid not null references public.companies (id)
+  companies_id uuid not null references public.companies (id),
+  external_id text
 );
 create index refunds_purchases_id_idx on public.refunds (purchases_id);
+-- external_id (the payment provider's refund id) is unique per purchase; refund_purchase checks
+-- it under the purchase's row lock, and this index makes it a guarantee.
+create unique index refunds_external_id_key on public.refunds (purchases_id, external_id)
+  where external_id is not null;
 create index refunds_companies_id_idx on public.refunds (companies_id);
 alter table public.refunds enable row level security;
 revoke all on public.refunds from anon, authenticated;
@@ -20,15 +25,16 @@ alter table public.reward_events add constraint reward_events_refunds_id_fkey fo
 
 -- public.refund_purchase(key_hash, args): records a refund of a purchase and reverses its
 -- rewards. args: purchase_id (required), amount (default: all that is not yet refunded),
--- reason. Percentage rewards are reversed in proportion to the refunded amount, computed on
--- the cumulative refund (internal.reward_amount of the refunded total so far minus that of what
+-- reason, external_id (the provider's refund id, unique per purchase). Percentage rewards are
+-- reversed in proportion to the refunded amount, computed on the cumulative refund (internal.reward_amount of the refunded total so far minus that of what
 -- earlier refunds reversed), so the reversals of a full refund add up to exactly the original
 -- reward; fixed rewards are reversed when the purchase becomes fully refunded. The purchase row
 -- is locked, so concurrent refunds never exceed its amount. The purchase-writer rule applies
 -- (internal.may_record_purchases). Returns {"refund": {...}, "reward_events": [...]}, the
 -- reversals read from internal.reward_event_status after they are written.
 -- Errors: 403 Purchase not accessible; 403 Only the receiving company can record purchases on
--- this channel; 400 Refund exceeds refundable amount.
+-- this channel; 409 Refund already recorded: <external_id> (with refund_id), checked under the
+-- purchase's lock, so concurrent repeats never both write; 400 Refund exceeds refundable amount.
 create function public.refund_purchase(key_hash text, args jsonb)
 returns json
 language plpgsql
@@ -57,6 +63,12 @@ begin
     perform internal.fail(403, 'purchase_not_permitted', 'Only the receiving company can record purchases on this channel');
   end if;
   perform 1 from public.purchases p where p.id = v_purchase.id for update;
+  select r.id into v_refund from public.refunds r
+  where r.purchases_id = v_purchase.id and r.external_id = args ->> 'external_id';
+  if v_refund.id is not null then
+    perform internal.fail(409, 'duplicate_external_id', 'Refund already recorded: ' || (args ->> 'external_id'),
+      json_build_object('refund_id', v_refund.id));
+  end if;
 
   select coalesce(sum(r.amount), 0), count(*) into v_refunded, v_refund_count
   from public.refunds r where r.purchases_id = v_purchase.id;
@@ -66,8 +78,8 @@ begin
     perform internal.fail(400, 'refund_exceeds_refundable', 'Refund exceeds refundable amount');
   end if;
 
-  insert into public.refunds (purchases_id, amount, reason, companies_id)
-  values (v_purchase.id, v_amount, args ->> 'reason', v_company)
+  insert into public.refunds (purchases_id, amount, reason, companies_id, external_id)
+  values (v_purchase.id, v_amount, args ->> 'reason', v_company, args ->> 'external_id')
   returning * into v_refund;
 
   insert into public.events (category, channels_id, leads_id, purchases_id, companies_id, data)
@@ -102,8 +114,13 @@ begin
   where v.id = any (v_reversal_ids);
 
   return json_build_object(
-    'refund', json_build_object('id', v_refund.id, 'created_at', internal.iso_time(v_refund.created_at),
-      'purchases_id', v_refund.purchases_id, 'amount', v_refund.amount, 'reason', v_refund.reason),
+    'refund', case when v_refund.external_id is null
+      then json_build_object('id', v_refund.id, 'created_at', internal.iso_time(v_refund.created_at),
+        'purchases_id', v_refund.purchases_id, 'amount', v_refund.amount, 'reason', v_refund.reason)
+      else json_build_object('id', v_refund.id, 'created_at', internal.iso_time(v_refund.created_at),
+        'purchases_id', v_refund.purchases_id, 'amount', v_refund.amount, 'reason', v_refund.reason,
+        'external_id', v_refund.external_id)
+      end,
     'reward_events', v_rewards
   );
 end;

@@ -83,9 +83,11 @@ function json(status: number, body: unknown, headers: Record<string, string>): R
   });
 }
 
-// Every error answer: `{error, code, request_id}`, the request id being the X-Request-Id header's.
+// Every error answer: `{error, code, request_id}` and the error's further fields, the request id being the
+// X-Request-Id header's.
 function errorResponse(error: ApiError, headers: { "X-Request-Id": string }): Response {
-  return json(error.status, { error: error.message, code: error.code, request_id: headers["X-Request-Id"] }, {
+  const body = { error: error.message, code: error.code, request_id: headers["X-Request-Id"], ...error.fields };
+  return json(error.status, body, {
     ...headers,
     ...error.headers,
   });

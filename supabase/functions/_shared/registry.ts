@@ -13,6 +13,7 @@ import { get_leads } from "./actions/get_leads.ts";
 import { get_payouts } from "./actions/get_payouts.ts";
 import { get_purchases } from "./actions/get_purchases.ts";
 import { get_reward_events } from "./actions/get_reward_events.ts";
+import { import_purchases } from "./actions/import_purchases.ts";
 import { lead_external } from "./actions/lead_external.ts";
 import { mark_payout_paid } from "./actions/mark_payout_paid.ts";
 import { refund_purchase } from "./actions/refund_purchase.ts";
@@ -37,6 +38,7 @@ export const actions: Readonly<Record<string, Action>> = {
   get_payouts,
   get_purchases,
   get_reward_events,
+  import_purchases,
   lead_external,
   mark_payout_paid,
   refund_purchase,

@@ -131,6 +131,36 @@ export function uuidArray(name: string, max: number, options: FieldOptions & { o
   }).describe(`Array of ${options.required ? "1 to" : "at most"} ${max} UUIDs`);
 }
 
+/**
+ * The rows of a batch (import_purchases): an array of 1 to `max` items, each validated on its own by `row`, so one
+ * row's error never refuses the batch: a valid row becomes its parsed value, any other `{invalid: <the message the
+ * row's own request would get>}`, which the SQL function answers as that row's error.
+ */
+export function rows(name: string, max: number, row: z.ZodType<Record<string, unknown>>) {
+  const notObject = `${name}[<i>] must be an object`;
+  const items = z.toJSONSchema(row, { io: "input" }) as JsonSchema;
+  delete items.$schema;
+  return field(name, { required: true }, (value) => {
+    if (!Array.isArray(value)) return { error: `${name} must be an array` };
+    if (value.length === 0) return { error: `${name} must have at least 1 item` };
+    if (value.length > max) return { error: `${name} must have at most ${max} items` };
+    return {
+      value: value.map((item, i) => {
+        if (typeof item !== "object" || item === null || Array.isArray(item) || isRawJson(item)) {
+          return { invalid: notObject.replace("<i>", String(i)) };
+        }
+        const parsed = row.safeParse(item);
+        return parsed.success ? parsed.data : { invalid: parsed.error.issues[0].message };
+      }),
+    };
+  }, {
+    schema: { type: "array", minItems: 1, maxItems: max, items },
+    errors: [`${name} must be an array`, `${name} must have at least 1 item`, `${name} must have at most ${max} items`],
+    note: `A row that fails validation is answered as that row's error (with its message, or ${notObject}); ` +
+      "the other rows are recorded",
+  }).describe(`Array of 1 to ${max} rows, each validated and recorded on its own`);
+}
+
 /** A currency: an ISO 4217 code, three capital letters. */
 export function currencyCode(name: string) {
   return field(
@@ -183,6 +213,31 @@ export function text(name: string, options: FieldOptions = {}) {
     },
     errors: textErrors(name),
   }).describe(`Text, at most ${MAX_TEXT_LENGTH} characters`);
+}
+
+/** Longest accepted external id, in characters. */
+const MAX_EXTERNAL_ID_LENGTH = 255;
+
+/**
+ * An id in the caller's own system (an order, invoice or refund id): 1 to 255 printable characters (no control
+ * character, no unpaired surrogate), stored as sent.
+ */
+export function externalId(name: string, options: FieldOptions = {}) {
+  const error = `${name} must be 1 to ${MAX_EXTERNAL_ID_LENGTH} printable characters`;
+  return field(name, options, (value) => {
+    if (typeof value !== "string" || !value.isWellFormed() || /\p{Cc}/u.test(value)) return { error };
+    const length = [...value].length;
+    return length >= 1 && length <= MAX_EXTERNAL_ID_LENGTH ? { value } : { error };
+  }, {
+    schema: {
+      type: "string",
+      minLength: 1,
+      maxLength: MAX_EXTERNAL_ID_LENGTH,
+      pattern: "^[^\\u0000-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF]*$",
+    },
+    errors: [error],
+    example: "order-10045",
+  }).describe(`1 to ${MAX_EXTERNAL_ID_LENGTH} printable characters`);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { z } from "zod/v4";
 import { rpcAction } from "../action.ts";
-import { money, text, timestamp, uuid, uuidArray } from "../validation.ts";
+import { externalId, money, text, timestamp, uuid, uuidArray } from "../validation.ts";
 import { object, ref } from "../openapi/shapes.ts";
 
 /** Body of create_purchase: both request generations (product_id/description and product_name/product_description/trigger_ids). */
@@ -17,7 +17,17 @@ export const createPurchaseSchema = z.object({
   trigger_ids: uuidArray("trigger_ids", 100).describe(
     "Fire only these purchase triggers of the channel; [] fires none",
   ),
+  external_id: externalId("external_id").describe(
+    "The sale's id in your system (order, invoice, payment intent), unique per company: a repeat answers 409",
+  ),
 });
+
+/** The 409 of a purchase whose external_id the company has recorded already (with the recorded purchase_id). */
+export const DUPLICATE_PURCHASE = {
+  status: 409,
+  code: "duplicate_external_id",
+  message: "Purchase already recorded: <external_id>",
+};
 
 /** create_purchase: records a purchase, its event and its rewards in one transaction. */
 export const create_purchase = rpcAction("create_purchase", {
@@ -37,6 +47,7 @@ export const create_purchase = rpcAction("create_purchase", {
       },
       { status: 403, code: "product_not_owned", message: "Product not found or not owned by your company" },
       { status: 400, code: "trigger_not_found", message: "Trigger not found or not active on this channel: <id>" },
+      DUPLICATE_PURCHASE,
     ],
     example: {
       lead_id: "3f6b8f1e-2a4c-4d5e-8b7a-9c0d1e2f3a4b",

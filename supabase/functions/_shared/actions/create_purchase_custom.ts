@@ -1,5 +1,5 @@
 import { rpcAction } from "../action.ts";
-import { createPurchaseSchema } from "./create_purchase.ts";
+import { createPurchaseSchema, DUPLICATE_PURCHASE } from "./create_purchase.ts";
 import { object, ref } from "../openapi/shapes.ts";
 
 /** create_purchase_custom: create_purchase for a free-text product (no product_id). */
@@ -22,6 +22,7 @@ export const create_purchase_custom = rpcAction("create_purchase_custom", {
         message: "Only the receiving company can record purchases on this channel",
       },
       { status: 400, code: "trigger_not_found", message: "Trigger not found or not active on this channel: <id>" },
+      DUPLICATE_PURCHASE,
     ],
     example: {
       lead_id: "3f6b8f1e-2a4c-4d5e-8b7a-9c0d1e2f3a4b",

@@ -1,6 +1,6 @@
 import { z } from "zod/v4";
 import { rpcAction } from "../action.ts";
-import { uuid } from "../validation.ts";
+import { externalId, uuid } from "../validation.ts";
 import { CURSOR_INVALID, pageFields } from "../paging.ts";
 import { object, ref } from "../openapi/shapes.ts";
 
@@ -11,6 +11,7 @@ export const get_purchases = rpcAction("get_purchases", {
   schema: z.object({
     lead_id: uuid("lead_id").describe("Purchases of this lead"),
     channel_id: uuid("channel_id").describe("Purchases on this channel"),
+    external_id: externalId("external_id").describe("Only the purchases with this external_id"),
     ...pageFields(),
   }).superRefine((args, ctx) => {
     if (args.lead_id === undefined && args.channel_id === undefined) {

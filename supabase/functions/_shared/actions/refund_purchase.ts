@@ -1,6 +1,6 @@
 import { z } from "zod/v4";
 import { rpcAction } from "../action.ts";
-import { money, text, uuid } from "../validation.ts";
+import { externalId, money, text, uuid } from "../validation.ts";
 import { object, ref } from "../openapi/shapes.ts";
 
 /** refund_purchase: records a refund and reverses the purchase's rewards in one transaction. */
@@ -11,6 +11,9 @@ export const refund_purchase = rpcAction("refund_purchase", {
     purchase_id: uuid("purchase_id", { required: true }).describe("The purchase to refund"),
     amount: money("amount").describe("Amount to refund; default all that is not yet refunded"),
     reason: text("reason").describe("Why the purchase is refunded"),
+    external_id: externalId("external_id").describe(
+      "The payment provider's refund id, unique per purchase: a repeat answers 409",
+    ),
   }).superRefine((args, ctx) => {
     // An explicit zero would record a refund that refunds nothing.
     if (typeof args.amount === "string" && /^0*(\.0*)?$/.test(args.amount)) {
@@ -30,6 +33,7 @@ export const refund_purchase = rpcAction("refund_purchase", {
         message: "Only the receiving company can record purchases on this channel",
       },
       { status: 400, code: "refund_exceeds_refundable", message: "Refund exceeds refundable amount" },
+      { status: 409, code: "duplicate_external_id", message: "Refund already recorded: <external_id>" },
     ],
     rule: {
       description: "amount must be greater than 0",

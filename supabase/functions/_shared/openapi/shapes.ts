@@ -145,7 +145,8 @@ export const SHAPES = {
       date: timestamp,
       description: text,
       name: { ...text, description: "Present when product_name was sent, and in listings" },
-    }, ["name"]),
+      external_id: { type: "string", description: "The sale's id in the merchant's system; present when it has one" },
+    }, ["name", "external_id"]),
   },
   RewardEvent: {
     ...object(rewardEventProperties, ["status"]),
@@ -172,7 +173,8 @@ export const SHAPES = {
     purchases_id: uuid,
     amount: money,
     reason: text,
-  }),
+    external_id: { type: "string", description: "The payment provider's refund id; present when it has one" },
+  }, ["external_id"]),
   Payout: object({
     id: uuid,
     channels_id: uuid,
