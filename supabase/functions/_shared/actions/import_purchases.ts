@@ -32,6 +32,7 @@ export const import_purchases = rpcAction("import_purchases", {
     ),
   }),
   doc: {
+    resource: "purchases",
     summary: "Records up to 1,000 purchases of one channel, each row recorded or refused on its own; a row whose " +
       "external_id is already recorded is a duplicate, so re-sending a file is safe.",
     response: object({
