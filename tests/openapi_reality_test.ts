@@ -84,6 +84,7 @@ Deno.test("schema and reality agree for every action of the OpenAPI document", a
 
     let lead = "";
     let purchase = "";
+    let synced = "";
     let reviewIds: string[] = [];
 
     await t.step(
@@ -157,8 +158,21 @@ Deno.test("schema and reality agree for every action of the OpenAPI document", a
         await ok("create_purchase_custom", {}, {
           raw: `{"action":"create_purchase_custom","lead_id":"${w.leadId}","purchase_amount":1.5e3}`,
         });
+        synced =
+          (await ok("create_purchase", { lead_id: w.leadId, purchase_amount: 40, external_id: "ord-1" })).purchase.id;
+        await ok("create_purchase_custom", { lead_id: w.leadId, product_name: "Setup", external_id: "ord-2" });
+        await ok("import_purchases", {
+          channel_id: w.channelId,
+          purchases: [
+            { lead_id: w.leadId, external_id: "ord-3", purchase_amount: "12.50", date: "2025-04-01" },
+            { lead_id: w.leadId, external_id: "ord-1" },
+            { lead_id: w.leadId, external_id: "ord-4", product_id: crypto.randomUUID() },
+          ],
+        });
         await ok("get_purchases", { lead_id: w.leadId });
         await ok("get_purchases", { channel_id: w.channelId, limit: 1 });
+        await ok("get_purchases", { channel_id: w.channelId, external_id: "ord-1" });
+        await ok("refund_purchase", { purchase_id: synced, amount: 1, external_id: "re_1" });
         await ok("refund_purchase", { purchase_id: purchase, amount: "10", reason: "Partial" });
         await ok("refund_purchase", { purchase_id: purchase });
         await ok("get_reward_events", { channel_id: w.channelId });
@@ -216,6 +230,18 @@ Deno.test("schema and reality agree for every action of the OpenAPI document", a
         ["create_payout", { channel_id: w.channelId }, rk],
         ["mark_payout_paid", { payout_id: crypto.randomUUID(), reference: "x" }, rk],
         ["get_balances", { channel_id: w.channelId }, outsider],
+        ["create_purchase", { lead_id: w.leadId, external_id: "ord-1" }, rk],
+        ["create_purchase_custom", { lead_id: w.leadId, external_id: "ord-1" }, rk],
+        ["refund_purchase", { purchase_id: synced, external_id: "re_1" }, rk],
+        [
+          "import_purchases",
+          { channel_id: w.channelId, purchases: [{ lead_id: w.leadId, external_id: "x" }] },
+          outsider,
+        ],
+        ["import_purchases", {
+          channel_id: w.channelId,
+          purchases: [{ lead_id: w.leadId, external_id: "x" }],
+        }, w.referring.key],
       ];
       for (const [name, fields, key] of cases) {
         const reply = await call(handler, { action: name, ...fields }, { key });
@@ -401,7 +427,23 @@ Deno.test("schema and reality agree for every action of the OpenAPI document", a
         update_lead: [{}, { lead_id: L }, { lead_id: L, properties: [] }, { lead_id: L, email: [] }],
         update_status: [{}, { lead_id: L }, { status: "New" }, { lead_id: L, status: "" }, { lead_id: L, status: 5 }],
         update_status_id: [{ lead_id: L }, { lead_id: L, status_id: "x" }, { status_id: w.statusId }],
-        get_purchases: [{}, { lead_id: null, channel_id: null }, { limit: 5 }, { lead_id: "x" }],
+        get_purchases: [
+          {},
+          { lead_id: null, channel_id: null },
+          { limit: 5 },
+          { lead_id: "x" },
+          { channel_id: C, external_id: "" },
+          { channel_id: C, external_id: "a\nb" },
+          { channel_id: C, external_id: "x".repeat(256) },
+        ],
+        import_purchases: [
+          {},
+          { channel_id: C },
+          { channel_id: C, purchases: [] },
+          { channel_id: C, purchases: {} },
+          { channel_id: C, purchases: Array(1001).fill({ lead_id: L, external_id: "x" }) },
+          { purchases: [{ lead_id: L, external_id: "x" }] },
+        ],
         get_reward_events: [{}, { channel_id: C, purchase_id: "x" }, { channel_id: C, limit: 0 }],
         refund_purchase: [
           {},
@@ -409,6 +451,7 @@ Deno.test("schema and reality agree for every action of the OpenAPI document", a
           { purchase_id: P, amount: "0.00" },
           { purchase_id: P, amount: -5 },
           { purchase_id: P, reason: 1 },
+          { purchase_id: P, external_id: 5 },
         ],
         approve_rewards: [
           { channel_id: C },

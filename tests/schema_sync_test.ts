@@ -37,9 +37,6 @@ Deno.test({
           internal.may_record_purchases('any', null, null), internal.reward_amount('fixed', 1, 2, 2)`);
         assert.match(scalars, /to_char\(timezone\('UTC'::text, now\(\)\)/);
         assert.doesNotMatch(scalars, /iso_time|reward_status|may_record_purchases|reward_amount/);
-        const purchase = await plan(`select internal.purchase_json(p, true) from public.purchases p`);
-        assert.match(purchase, /row_to_json/);
-        assert.doesNotMatch(purchase, /purchase_json/);
         const channels = await plan(`select c.id from internal.accessible_channels('${id}') c`);
         assert.match(channels, /on public\.channels c/);
         assert.doesNotMatch(channels, /Function Scan/);

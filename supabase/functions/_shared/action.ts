@@ -36,6 +36,8 @@ export interface ErrorDoc {
   status: number;
   code: string;
   message: string;
+  /** Further members of the error body, after request_id (a 409 duplicate's recorded id). */
+  fields?: Record<string, JsonSchema>;
 }
 
 /** The resources the OpenAPI document groups the actions' operations by (one tag each). */

@@ -27,6 +27,9 @@ export const DUPLICATE_PURCHASE = {
   status: 409,
   code: "duplicate_external_id",
   message: "Purchase already recorded: <external_id>",
+  fields: {
+    purchase_id: { type: "string", format: "uuid", description: "The purchase recorded with this external_id" },
+  },
 };
 
 /** create_purchase: records a purchase, its event and its rewards in one transaction. */

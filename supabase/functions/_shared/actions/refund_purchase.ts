@@ -33,7 +33,14 @@ export const refund_purchase = rpcAction("refund_purchase", {
         message: "Only the receiving company can record purchases on this channel",
       },
       { status: 400, code: "refund_exceeds_refundable", message: "Refund exceeds refundable amount" },
-      { status: 409, code: "duplicate_external_id", message: "Refund already recorded: <external_id>" },
+      {
+        status: 409,
+        code: "duplicate_external_id",
+        message: "Refund already recorded: <external_id>",
+        fields: {
+          refund_id: { type: "string", format: "uuid", description: "The refund recorded with this external_id" },
+        },
+      },
     ],
     rule: {
       description: "amount must be greater than 0",

@@ -134,6 +134,7 @@ function markdownErrors(errors: ErrorDoc[]): string {
 
 // The body of the errors of one status: the exact strings as an enum, those with placeholders as patterns.
 function errorSchema(errors: ErrorDoc[]): JsonSchema {
+  const fields = Object.assign({}, ...errors.map((e) => e.fields ?? {})) as Record<string, JsonSchema>;
   const exact = [...new Set(errors.filter((e) => !/<[a-z_]+>/.test(e.message)).map((e) => e.message))].sort();
   const patterns = [...new Set(errors.filter((e) => /<[a-z_]+>/.test(e.message)).map((e) => e.message))].sort();
   const messages: JsonSchema[] = [
@@ -148,7 +149,8 @@ function errorSchema(errors: ErrorDoc[]): JsonSchema {
     },
     code: { type: "string", enum: [...new Set(errors.map((e) => e.code))].sort() },
     request_id: { type: "string", description: "Equals the X-Request-Id header" },
-  });
+    ...fields,
+  }, Object.keys(fields));
 }
 
 // Whether an action needs a key and takes an Idempotency-Key, as its request schema and its section both say it.
