@@ -2,22 +2,10 @@
 // refunds, currencies and the unmatched list. Payloads start from Stripe's fixture objects in
 // tests/fixtures/stripe/ and are signed with the stripe package; no test calls Stripe.
 import assert from "node:assert/strict";
-import Stripe from "stripe";
-import {
-  act,
-  errorBody,
-  FUNCTION_URL,
-  ops,
-  type Reply,
-  statusAndBody,
-  type TestEnv,
-  testEnv,
-  world,
-} from "./helpers.ts";
+import { act, errorBody, ops, type Reply, sendStripe, statusAndBody, type TestEnv, testEnv, world } from "./helpers.ts";
 import type { World } from "./helpers.ts";
 
 const SECRET = "whsec_testsecret0123456789";
-const cryptoProvider = Stripe.createSubtleCryptoProvider();
 
 type Json = Record<string, unknown>;
 
@@ -112,27 +100,13 @@ function refund(o: { amount: number; currency?: string; paymentIntent?: string; 
   };
 }
 
-async function send(
+function send(
   env: TestEnv,
   connectionId: string,
   payload: unknown,
   options: { secret?: string; timestamp?: number; signature?: string | null } = {},
 ): Promise<Reply> {
-  const text = typeof payload === "string" ? payload : JSON.stringify(payload);
-  const signature = options.signature !== undefined ? options.signature : await Stripe.webhooks
-    .generateTestHeaderStringAsync({
-      payload: text,
-      secret: options.secret ?? SECRET,
-      timestamp: options.timestamp,
-      cryptoProvider,
-    });
-  const headers: Record<string, string> = {};
-  if (signature !== null) headers["Stripe-Signature"] = signature;
-  const res = await env.handler(
-    new Request(`${FUNCTION_URL}/stripe/${connectionId}`, { method: "POST", headers, body: text }),
-  );
-  const body = await res.text();
-  return { status: res.status, headers: res.headers, body: body ? JSON.parse(body) : null, text: body };
+  return sendStripe(env.handler, connectionId, payload, { ...options, secret: options.secret ?? SECRET });
 }
 
 function received(reply: Reply, outcome: string, detail: string | null = null) {
