@@ -185,6 +185,7 @@ Deno.test("schema and reality agree for every action of the OpenAPI document", a
             data: { object: invoice },
           }, { secret });
           assert.equal(sent.body.outcome, "unmatched", sent.text);
+          assert.equal(schemas.component("StripeEventReceived")(sent.body), true, sent.text);
         }
         const firstSales = await ok("get_unmatched_sales", { limit: 1 });
         const nextSales = await ok("get_unmatched_sales", { cursor: firstSales.next_cursor });
@@ -348,6 +349,17 @@ Deno.test("schema and reality agree for every action of the OpenAPI document", a
         const body = await res.json();
         assert.deepEqual([res.status, res.headers.get("allow")], [405, allow], `${method} ${path}`);
         assert.equal(schemas.component("Error405")(body), true, JSON.stringify(body));
+      }
+
+      // The Stripe route: a bad signature and an unknown connection, as documented.
+      const stripePath = paths["/openapi-operations/stripe/{connection_id}"].post.responses;
+      const [{ id: connectionId }] =
+        await sql`select id from public.stripe_connections where channels_id = ${w.channelId}`;
+      for (const [id, status] of [[connectionId, 400], [crypto.randomUUID(), 404]] as const) {
+        const res = await send(`/stripe/${id}`, "POST", "{}", { "Stripe-Signature": "t=1,v1=00" });
+        assert.equal(res.status, status);
+        assert.equal(schemas.component(`StripeError${status}`)(await res.json()), true);
+        assert.ok(stripePath[status]);
       }
 
       // The sweep route without its secret: the documented 401.

@@ -223,6 +223,18 @@ export const SHAPES = {
     }),
     description: "A Stripe account's webhook endpoint for a channel; its signing secret is never shown",
   },
+  StripeEventReceived: {
+    ...object({
+      received: { type: "boolean", const: true },
+      event_id: { type: "string" },
+      outcome: {
+        type: "string",
+        enum: ["purchase", "refund", "unmatched", "attributed", "linked", "pending", "refused", "ignored", "duplicate"],
+      },
+      detail: { ...nullable({ type: "string" }), description: "Why, where the outcome needs a reason" },
+    }),
+    description: "The Stripe route's answer: what the event did (duplicate: processed before)",
+  },
   UnmatchedSale: {
     ...object({
       id: uuid,
