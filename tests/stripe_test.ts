@@ -589,6 +589,102 @@ Deno.test("stripe", async (t) => {
       assert.deepEqual([...await refundsOf(env, pi)], [{ amount: "10.00", external_id: back.id, reversed: "-1.00" }]);
     });
 
+    await t.step("admin stripe connect, list and disconnect never show the secret", async () => {
+      const w = await world(sql);
+      await assert.rejects(
+        ops.connectStripe(sql, { company: w.referring.id, channel: w.channelId, signingSecret: SECRET }),
+        /The company is not the channel's receiving company/,
+      );
+      await assert.rejects(
+        ops.connectStripe(sql, { company: w.receiving.id, channel: w.channelId, signingSecret: "secret" }),
+        /--signing-secret must be a Stripe webhook signing secret/,
+      );
+      const connection = await ops.connectStripe(sql, {
+        company: w.receiving.id,
+        channel: w.channelId,
+        signingSecret: SECRET,
+      });
+      assert.equal(connection.endpoint, `/functions/v1/openapi-operations/stripe/${connection.id}`);
+      const listed = await ops.listStripeConnections(sql, { company: w.receiving.id });
+      assert.deepEqual(listed, [connection]);
+      assert.ok(!JSON.stringify(listed).includes(SECRET));
+      const gone = await ops.disconnectStripe(sql, { id: connection.id as string });
+      assert.equal(typeof gone.disconnected_at, "string");
+      assert.ok(!JSON.stringify(gone).includes(SECRET));
+    });
+
+    await t.step("a connection whose company no longer receives for the channel is not found", async () => {
+      const c = await connected(env);
+      await sql`update public.channels set receiving_id = ${c.partner.id} where id = ${c.channelId}`;
+      const reply = await send(env, c.connectionId, event("invoice.paid", invoice({ amount: 1000, leadId: c.leadId })));
+      assert.deepEqual(statusAndBody(reply), errorBody(reply, 404, "Connection not found", "connection_not_found"));
+      assert.equal(await eventCount(env, c.connectionId), 0);
+    });
+
+    await t.step("metadata on a later invoice attributes the customer's waiting invoice", async () => {
+      const c = await connected(env);
+      const customer = stripeId("cus");
+      const early = invoice({ amount: 2000, customer });
+      received(await send(env, c.connectionId, event("invoice.paid", early)), "unmatched", "no_lead");
+      const later = invoice({ amount: 2000, customer, leadId: c.leadId });
+      received(await send(env, c.connectionId, event("invoice.paid", later)), "purchase");
+      for (const paid of [early, later]) {
+        assert.deepEqual([...await purchasesOf(env, paid.id as string)], [
+          { leads_id: c.leadId, amount: "20.00", external_id: paid.id },
+        ]);
+      }
+    });
+
+    await t.step("a Checkout session that created an invoice and that invoice are one sale", async () => {
+      const c = await connected(env);
+      const paid = invoice({ amount: 6000 });
+      received(await send(env, c.connectionId, event("invoice.paid", paid)), "unmatched", "no_lead");
+      const checkout: Json = {
+        ...session({ mode: "payment", amount: 6000, clientReferenceId: c.leadId }),
+        invoice: paid.id,
+      };
+      received(
+        await send(env, c.connectionId, event("checkout.session.completed", checkout)),
+        "purchase",
+        "the waiting sale attached",
+      );
+      assert.deepEqual([...await purchasesOf(env, paid.id as string)], [
+        { leads_id: c.leadId, amount: "60.00", external_id: paid.id },
+      ]);
+      assert.deepEqual([...await purchasesOf(env, checkout.payment_intent as string)], []);
+      const back = refund({ amount: 6000, paymentIntent: checkout.payment_intent as string });
+      received(await send(env, c.connectionId, event("refund.created", back)), "refund");
+      assert.deepEqual([...await refundsOf(env, paid.id as string)], [
+        { amount: "60.00", external_id: back.id, reversed: "-6.00" },
+      ]);
+    });
+
+    await t.step("a refund of a sale recorded through the API; more than is left is kept as refused", async () => {
+      const c = await connected(env);
+      const pi = stripeId("pi");
+      const api = await act(env, c.receiving.key, "create_purchase", {
+        lead_id: c.leadId,
+        purchase_amount: "10.00",
+        external_id: pi,
+      });
+      assert.equal(api.status, 200, api.text);
+      const first = refund({ amount: 400, paymentIntent: pi });
+      received(await send(env, c.connectionId, event("refund.created", first)), "refund");
+      const tooMuch = refund({ amount: 700, paymentIntent: pi });
+      received(
+        await send(env, c.connectionId, event("refund.created", tooMuch)),
+        "refused",
+        null,
+      );
+      const rows = await sql`select refund_id, status, detail from public.stripe_refunds
+        where connections_id = ${c.connectionId} order by created_at`;
+      assert.deepEqual([...rows], [
+        { refund_id: first.id, status: "recorded", detail: null },
+        { refund_id: tooMuch.id, status: "refused", detail: "Refund exceeds refundable amount" },
+      ]);
+      assert.deepEqual([...await refundsOf(env, pi)], [{ amount: "4.00", external_id: first.id, reversed: "-0.40" }]);
+    });
+
     await t.step("no payload shape answers a 5xx", async () => {
       const c = await connected(env);
       const shapes: unknown[] = [

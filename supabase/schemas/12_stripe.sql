@@ -341,8 +341,8 @@ revoke execute on function internal.stripe_attribute(public.stripe_connections, 
 
 -- internal.stripe_sale(connection, event_id, sale): a sale Stripe announced. sale: external_id,
 -- amount (Stripe's minor units), currency, payment_intent, charge, customer, email, date,
--- lead_ids. Kept once per external_id (a second event for the same sale writes nothing:
--- 'duplicate'); recorded as a purchase when its lead is found and its currency is the channel's,
+-- lead_ids. Kept once per external_id (a second event for the same sale records nothing again,
+-- but attaches the sale when it brings the lead it was waiting for); recorded as a purchase when its lead is found and its currency is the channel's,
 -- else kept as unmatched with its reason. Returns [outcome, detail].
 create function internal.stripe_sale(connection public.stripe_connections, event_id text, sale jsonb)
 returns text[]
@@ -374,6 +374,17 @@ begin
   on conflict (connections_id, external_id) where external_id is not null do nothing
   returning id into v_sale_id;
   if v_sale_id is null then
+    -- The same sale by another event (a Checkout session and its invoice): what it adds is kept,
+    -- and a lead it brings attaches the sale if it is still waiting for one.
+    update public.stripe_sales s set payment_intent = coalesce(s.payment_intent, sale ->> 'payment_intent'),
+      charge = coalesce(s.charge, sale ->> 'charge'), customer = coalesce(s.customer, sale ->> 'customer')
+    where s.connections_id = connection.id and s.external_id = sale ->> 'external_id'
+    returning s.id into v_sale_id;
+    if v_lead_id is not null and exists (select 1 from public.stripe_sales s where s.id = v_sale_id
+        and s.status = 'unmatched' and s.reason in ('no_lead', 'multiple_leads')) then
+      perform internal.stripe_record_sale(connection, v_sale_id, v_lead_id, 'attached');
+      return array['purchase', 'the waiting sale attached'];
+    end if;
     return array['ignored', 'sale already received: ' || (sale ->> 'external_id')];
   end if;
   if v_reason is not null then
@@ -481,8 +492,9 @@ end;
 $$;
 revoke execute on function internal.stripe_link_payment(public.stripe_connections, text, text, text) from public;
 
--- public.stripe_signing_secret(connection_id): {"signing_secret"} of an active connection, for
--- the route to verify a request with; 404 Connection not found otherwise.
+-- public.stripe_signing_secret(connection_id): {"signing_secret"} of an active connection (not
+-- disconnected, its company still the channel's receiving company), for the route to verify a
+-- request with; 404 Connection not found otherwise.
 create function public.stripe_signing_secret(connection_id uuid)
 returns json
 language plpgsql
@@ -494,6 +506,7 @@ declare
   v_secret text;
 begin
   select c.signing_secret into v_secret from public.stripe_connections c
+  join public.channels ch on ch.id = c.channels_id and ch.receiving_id = c.companies_id
   where c.id = connection_id and c.disconnected_at is null;
   if v_secret is null then
     perform internal.fail(404, 'connection_not_found', 'Connection not found');
@@ -508,7 +521,8 @@ grant execute on function public.stripe_signing_secret(uuid) to service_role;
 -- event's id is recorded first (a repeat, even a concurrent one, writes nothing and answers
 -- "duplicate"), then what the event does:
 -- checkout.session.completed / checkout.session.async_payment_succeeded: in payment mode and
--- paid, a sale (external_id the payment intent id); in subscription mode, no sale (its invoice is
+-- paid, a sale (external_id the payment intent id, or the invoice id when the session created an
+-- invoice); in subscription mode, no sale (its invoice is
 -- the sale) but its customer is attributed. invoice.paid: a sale of amount_paid when above 0
 -- (external_id the invoice id). refund.created / refund.updated: the refund once succeeded.
 -- charge.refunded: each succeeded refund the charge lists. invoice_payment.paid: which payment
@@ -537,6 +551,7 @@ declare
   v_payments jsonb;
 begin
   select c.* into v_connection from public.stripe_connections c
+  join public.channels ch on ch.id = c.channels_id and ch.receiving_id = c.companies_id
   where c.id = connection_id and c.disconnected_at is null;
   if v_connection.id is null then
     perform internal.fail(404, 'connection_not_found', 'Connection not found');
@@ -560,8 +575,11 @@ begin
       internal.stripe_text(v_object -> 'payment_intent' -> 'metadata' -> 'lead_id'),
       internal.stripe_text(v_object -> 'subscription' -> 'metadata' -> 'lead_id')));
     if v_object ->> 'mode' = 'payment' and v_object ->> 'payment_status' = 'paid' then
+      -- A session that created an invoice (invoice_creation) is recorded under the invoice's id, so
+      -- that its invoice.paid is the same sale.
       v_result := internal.stripe_sale(v_connection, v_id, jsonb_build_object(
-        'external_id', internal.stripe_id(v_object -> 'payment_intent'), 'amount', v_object -> 'amount_total',
+        'external_id', coalesce(internal.stripe_id(v_object -> 'invoice'), internal.stripe_id(v_object -> 'payment_intent')),
+        'amount', v_object -> 'amount_total',
         'currency', internal.stripe_text(v_object -> 'currency'),
         'payment_intent', internal.stripe_id(v_object -> 'payment_intent'), 'customer', v_customer,
         'email', v_email, 'lead_ids', v_lead_ids, 'date', case when jsonb_typeof(v_object -> 'created') = 'number'

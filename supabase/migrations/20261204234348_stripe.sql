@@ -598,6 +598,17 @@ begin
   on conflict (connections_id, external_id) where external_id is not null do nothing
   returning id into v_sale_id;
   if v_sale_id is null then
+    -- The same sale by another event (a Checkout session and its invoice): what it adds is kept,
+    -- and a lead it brings attaches the sale if it is still waiting for one.
+    update public.stripe_sales s set payment_intent = coalesce(s.payment_intent, sale ->> 'payment_intent'),
+      charge = coalesce(s.charge, sale ->> 'charge'), customer = coalesce(s.customer, sale ->> 'customer')
+    where s.connections_id = connection.id and s.external_id = sale ->> 'external_id'
+    returning s.id into v_sale_id;
+    if v_lead_id is not null and exists (select 1 from public.stripe_sales s where s.id = v_sale_id
+        and s.status = 'unmatched' and s.reason in ('no_lead', 'multiple_leads')) then
+      perform internal.stripe_record_sale(connection, v_sale_id, v_lead_id, 'attached');
+      return array['purchase', 'the waiting sale attached'];
+    end if;
     return array['ignored', 'sale already received: ' || (sale ->> 'external_id')];
   end if;
   if v_reason is not null then
@@ -780,6 +791,7 @@ declare
   v_payments jsonb;
 begin
   select c.* into v_connection from public.stripe_connections c
+  join public.channels ch on ch.id = c.channels_id and ch.receiving_id = c.companies_id
   where c.id = connection_id and c.disconnected_at is null;
   if v_connection.id is null then
     perform internal.fail(404, 'connection_not_found', 'Connection not found');
@@ -803,8 +815,11 @@ begin
       internal.stripe_text(v_object -> 'payment_intent' -> 'metadata' -> 'lead_id'),
       internal.stripe_text(v_object -> 'subscription' -> 'metadata' -> 'lead_id')));
     if v_object ->> 'mode' = 'payment' and v_object ->> 'payment_status' = 'paid' then
+      -- A session that created an invoice (invoice_creation) is recorded under the invoice's id, so
+      -- that its invoice.paid is the same sale.
       v_result := internal.stripe_sale(v_connection, v_id, jsonb_build_object(
-        'external_id', internal.stripe_id(v_object -> 'payment_intent'), 'amount', v_object -> 'amount_total',
+        'external_id', coalesce(internal.stripe_id(v_object -> 'invoice'), internal.stripe_id(v_object -> 'payment_intent')),
+        'amount', v_object -> 'amount_total',
         'currency', internal.stripe_text(v_object -> 'currency'),
         'payment_intent', internal.stripe_id(v_object -> 'payment_intent'), 'customer', v_customer,
         'email', v_email, 'lead_ids', v_lead_ids, 'date', case when jsonb_typeof(v_object -> 'created') = 'number'
@@ -891,6 +906,7 @@ declare
   v_secret text;
 begin
   select c.signing_secret into v_secret from public.stripe_connections c
+  join public.channels ch on ch.id = c.channels_id and ch.receiving_id = c.companies_id
   where c.id = connection_id and c.disconnected_at is null;
   if v_secret is null then
     perform internal.fail(404, 'connection_not_found', 'Connection not found');
@@ -912,25 +928,25 @@ end;
 $function$
 ;
 
-revoke all on function internal.connect_stripe(company uuid, channel_id uuid, signing_secret text) from public, anon, authenticated, service_role;
-revoke all on function internal.record_refund(company uuid, args jsonb) from public, anon, authenticated, service_role;
 revoke all on function public.connect_stripe(key_hash text, args jsonb) from public, anon, authenticated, service_role;
 grant execute on function public.connect_stripe(key_hash text, args jsonb) to service_role;
+revoke all on function internal.record_refund(company uuid, args jsonb) from public, anon, authenticated, service_role;
+revoke all on function internal.connect_stripe(company uuid, channel_id uuid, signing_secret text) from public, anon, authenticated, service_role;
 revoke all on function internal.stripe_amount(minor jsonb, currency text) from public, anon, authenticated, service_role;
 revoke all on function internal.stripe_id(value jsonb) from public, anon, authenticated, service_role;
 revoke all on function internal.stripe_text(value jsonb) from public, anon, authenticated, service_role;
 revoke all on function internal.stripe_lead(connection stripe_connections, lead_ids text[], customer text, email text, OUT lead_id uuid, OUT reason text) from public, anon, authenticated, service_role;
 revoke all on function internal.stripe_refund_to(connection stripe_connections, refund stripe_refunds, purchase_id uuid) from public, anon, authenticated, service_role;
+revoke all on function internal.stripe_record_sale(connection stripe_connections, sale_id uuid, lead_id uuid, status text) from public, anon, authenticated, service_role;
+revoke all on function internal.stripe_attribute(connection stripe_connections, customer text, lead_id uuid) from public, anon, authenticated, service_role;
+revoke all on function internal.stripe_sale(connection stripe_connections, event_id text, sale jsonb) from public, anon, authenticated, service_role;
+revoke all on function internal.stripe_connection_json(c stripe_connections) from public, anon, authenticated, service_role;
+revoke all on function internal.stripe_refund(connection stripe_connections, refund jsonb, charge jsonb) from public, anon, authenticated, service_role;
+revoke all on function internal.stripe_link_payment(connection stripe_connections, invoice text, payment_intent text, charge text) from public, anon, authenticated, service_role;
 revoke all on function public.stripe_signing_secret(connection_id uuid) from public, anon, authenticated, service_role;
 grant execute on function public.stripe_signing_secret(connection_id uuid) to service_role;
 revoke all on function public.stripe_event(connection_id uuid, event jsonb) from public, anon, authenticated, service_role;
 grant execute on function public.stripe_event(connection_id uuid, event jsonb) to service_role;
-revoke all on function internal.stripe_record_sale(connection stripe_connections, sale_id uuid, lead_id uuid, status text) from public, anon, authenticated, service_role;
-revoke all on function internal.stripe_attribute(connection stripe_connections, customer text, lead_id uuid) from public, anon, authenticated, service_role;
-revoke all on function internal.stripe_connection_json(c stripe_connections) from public, anon, authenticated, service_role;
-revoke all on function internal.stripe_sale(connection stripe_connections, event_id text, sale jsonb) from public, anon, authenticated, service_role;
-revoke all on function internal.stripe_refund(connection stripe_connections, refund jsonb, charge jsonb) from public, anon, authenticated, service_role;
-revoke all on function internal.stripe_link_payment(connection stripe_connections, invoice text, payment_intent text, charge text) from public, anon, authenticated, service_role;
 revoke all on function internal.unmatched_sale_json(s stripe_sales, channel_id uuid) from public, anon, authenticated, service_role;
 revoke all on function public.get_unmatched_sales(key_hash text, args jsonb) from public, anon, authenticated, service_role;
 grant execute on function public.get_unmatched_sales(key_hash text, args jsonb) to service_role;
