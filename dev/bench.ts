@@ -36,6 +36,7 @@ const args = parseArgs({
     pool: { type: "string", default: "5" },
     size: { type: "string", default: "1000000" },
     calls: { type: "string", default: "200" },
+    "import-concurrency": { type: "string", default: "4" },
   },
 });
 const action = args.values.action;
@@ -64,8 +65,9 @@ if (action === "webhooks" || action === "compare" || action === "scale" || actio
   try {
     if (action === "webhooks") await benchWebhooks(database, Number(args.values.deliveries), Number(args.values.batch));
     else if (action === "compare") await benchCompare(database, options);
-    else if (action === "import") await benchImport(database, options);
-    else await benchScale(database, options);
+    else if (action === "import") {
+      await benchImport(database, { ...options, importConcurrency: Number(args.values["import-concurrency"]) });
+    } else await benchScale(database, options);
   } finally {
     await database.stop();
   }

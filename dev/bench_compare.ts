@@ -158,6 +158,8 @@ async function pgbench(url: string, script: string, clients: number, seconds: nu
 }
 
 export interface WrkResult {
+  /** wrk's own output (a script's prints included). */
+  output: string;
   requests: number;
   rps: number;
   mean_ms: number;
@@ -195,6 +197,7 @@ export async function wrkScript(url: string, script: string, clients: number, se
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   if (!requests || !rps || !mean || !p50 || !p99) throw new Error(`wrk output not understood:\n${out}`);
   return {
+    output: out,
     requests: Number(requests[1]),
     rps: Number(rps[1]),
     mean_ms: toMs(mean[1], mean[2]),

@@ -501,6 +501,13 @@ grant execute on function public.create_purchase_custom(text, jsonb) to service_
 -- channel's purchase triggers. Purchases are inserted in external_id order with
 -- `on conflict do nothing`, so concurrent imports and create_purchase calls never both write an
 -- external_id and overlapping batches do not deadlock.
+-- Plans: the planner cannot know how many rows a batch has (jsonb_to_recordset and the CTEs
+-- built on it are estimated at one to a hundred rows), and with those estimates it joins the
+-- CTEs (rows, purchases, events) by nested loops, which grow with the square of the batch (a
+-- 1,000-row batch took over a second). enable_nestloop = off makes those joins hash joins; the
+-- lookups of existing rows (a lead, a product, a recorded purchase, a trigger) are lateral
+-- subqueries with `limit 1`, which stay index lookups per row; jit = off, since the disabled
+-- nested loops' cost would otherwise start JIT compilation.
 -- Returns {"results": [{"index", "status": "created", "purchase_id", "reward_events"} |
 -- {"index", "status": "duplicate", "purchase_id"} | {"index", "status": "error", "error",
 -- "code"}], "created", "duplicates", "errors"}, the results in row order.
@@ -509,6 +516,8 @@ returns json
 language plpgsql
 security definer
 set search_path = ''
+set enable_nestloop = off
+set jit = off
 as $$
 declare
   v_company uuid := internal.company_for_key(key_hash);
@@ -546,8 +555,12 @@ begin
         when bad.id is not null then 'trigger_not_found'
       end as code
     from input i
-    left join public.leads l on l.id = i.lead_id and l.channels_id = v_channel.id
-    left join public.products p on p.id = i.product_id and p.companies_id = v_company
+    left join lateral (
+      select l.id from public.leads l where l.id = i.lead_id and l.channels_id = v_channel.id limit 1
+    ) l on true
+    left join lateral (
+      select p.id from public.products p where p.id = i.product_id and p.companies_id = v_company limit 1
+    ) p on true
     left join lateral (
       select t.id from unnest(i.trigger_ids) with ordinality as t (id, n)
       where not exists (
@@ -623,8 +636,11 @@ begin
       'errors', count(*) filter (where x.error is not null))
     from json_to_recordset(v_rows) as x (index integer, external_id text, error text, code text, purchase_id uuid,
       reward_events json)
-    left join public.purchases d on x.error is null and x.purchase_id is null
-      and d.external_id = x.external_id and d.companies_id = v_company
+    left join lateral (
+      select d.id from public.purchases d
+      where x.error is null and x.purchase_id is null and d.external_id = x.external_id and d.companies_id = v_company
+      limit 1
+    ) d on true
   );
 end;
 $$;

@@ -32,6 +32,8 @@ CREATE OR REPLACE FUNCTION public.import_purchases(key_hash text, args jsonb)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO ''
+ SET enable_nestloop TO 'off'
+ SET jit TO 'off'
 AS $function$
 declare
   v_company uuid := internal.company_for_key(key_hash);
@@ -69,8 +71,12 @@ begin
         when bad.id is not null then 'trigger_not_found'
       end as code
     from input i
-    left join public.leads l on l.id = i.lead_id and l.channels_id = v_channel.id
-    left join public.products p on p.id = i.product_id and p.companies_id = v_company
+    left join lateral (
+      select l.id from public.leads l where l.id = i.lead_id and l.channels_id = v_channel.id limit 1
+    ) l on true
+    left join lateral (
+      select p.id from public.products p where p.id = i.product_id and p.companies_id = v_company limit 1
+    ) p on true
     left join lateral (
       select t.id from unnest(i.trigger_ids) with ordinality as t (id, n)
       where not exists (
@@ -146,8 +152,11 @@ begin
       'errors', count(*) filter (where x.error is not null))
     from json_to_recordset(v_rows) as x (index integer, external_id text, error text, code text, purchase_id uuid,
       reward_events json)
-    left join public.purchases d on x.error is null and x.purchase_id is null
-      and d.external_id = x.external_id and d.companies_id = v_company
+    left join lateral (
+      select d.id from public.purchases d
+      where x.error is null and x.purchase_id is null and d.external_id = x.external_id and d.companies_id = v_company
+      limit 1
+    ) d on true
   );
 end;
 $function$
