@@ -36,7 +36,7 @@ Deno.test("tenant isolation: an outsider gets 403 for every action on every id o
       ["get_balances", { channel_id: w.channelId }],
       ["create_payout", { channel_id: w.channelId }],
       ["get_payouts", { channel_id: w.channelId }],
-      ["import_purchases", { channel_id: w.channelId, purchases: [{ lead_id: w.leadId, external_id: "x" }] }],
+      ["import_purchases", { channel_id: w.channelId, purchases: [{ lead_id: w.leadId, external_id: "o-1" }] }],
       ["connect_stripe", { channel_id: w.channelId, signing_secret: "whsec_isolation" }],
     ];
     const made = await act(env, w.receiving.key, "create_purchase", { lead_id: w.leadId, purchase_amount: 10 });
