@@ -458,3 +458,53 @@ export async function redeliver(sql: Sql, o: { id: string }): Promise<Row> {
   if (!row) throw new Error(`No webhook delivery with id ${o.id}`);
   return row;
 }
+
+/**
+ * Connects a Stripe account to a channel for its receiving company (internal.connect_stripe, the
+ * rule of the connect_stripe action): the connection with the endpoint to paste into Stripe, never
+ * the signing secret.
+ */
+export async function connectStripe(
+  sql: Sql,
+  o: { company: string; channel: string; signingSecret: string },
+): Promise<Row> {
+  await requireCompany(sql, o.company);
+  await requireChannel(sql, o.channel);
+  if (!/^whsec_[A-Za-z0-9+/=_-]{1,250}$/.test(o.signingSecret)) {
+    throw new Error("--signing-secret must be a Stripe webhook signing secret (whsec_…)");
+  }
+  const [channel] = await sql`select receiving_id from public.channels where id = ${o.channel}`;
+  if (channel.receiving_id !== o.company) throw new Error("The company is not the channel's receiving company");
+  const [row] = await sql`
+    select internal.connect_stripe(${o.company}, ${o.channel}, ${o.signingSecret}) -> 'connection' as connection`;
+  return row.connection as Row;
+}
+
+/** Stripe connections, oldest first (with --company, that company's), never their signing secrets. */
+export async function listStripeConnections(sql: Sql, o: { company?: string }): Promise<Row[]> {
+  const rows = await sql`
+    select internal.stripe_connection_json(c) as connection from public.stripe_connections c
+    where ${o.company ?? null}::uuid is null or c.companies_id = ${o.company ?? null}::uuid
+    order by c.created_at, c.id`;
+  return rows.map((r) => r.connection as Row);
+}
+
+/** Disconnects a Stripe connection: its endpoint answers 404 Connection not found from then on. */
+export async function disconnectStripe(sql: Sql, o: { id: string }): Promise<Row> {
+  const [row] = await sql`
+    update public.stripe_connections c set disconnected_at = coalesce(c.disconnected_at, now())
+    where c.id = ${o.id} returning internal.stripe_connection_json(c) as connection`;
+  if (!row) throw new Error(`No Stripe connection with id ${o.id}`);
+  return row.connection as Row;
+}
+
+/** The unmatched sales from Stripe of a channel, newest first, amounts with every digit. */
+export async function listUnmatchedSales(sql: Sql, o: { channel: string; limit?: number }): Promise<Row[]> {
+  await requireChannel(sql, o.channel);
+  const rows = await sql`
+    select internal.unmatched_sale_json(s, c.channels_id)::text as sale from public.stripe_sales s
+    join public.stripe_connections c on c.id = s.connections_id
+    where c.channels_id = ${o.channel} and s.status = 'unmatched'
+    order by s.created_at desc, s.id desc limit ${o.limit ?? 50}`;
+  return rows.map((r) => parseExact(r.sale as string) as Row);
+}

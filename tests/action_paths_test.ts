@@ -188,6 +188,11 @@ async function runScenario(env: TestEnv, form: Form): Promise<Step[]> {
   await step("mark_payout_paid", { payout_id: again.payout.id, reference: "SEPA-1" }, { idem: "paid-1" });
   await step("mark_payout_paid", { payout_id: again.payout.id, reference: "SEPA-1" });
   await step("get_payouts", { channel_id: w.channelId });
+  await step("connect_stripe", { channel_id: w.channelId, signing_secret: "whsec_paths" });
+  await step("get_unmatched_sales", {});
+  const unknownSale = "00000000-0000-4000-8000-000000000000";
+  await step("attach_sale", { unmatched_sale_id: unknownSale, lead_id: w.leadId });
+  await step("dismiss_sale", { unmatched_sale_id: unknownSale, reason: "Test" });
   return steps;
 }
 

@@ -32,6 +32,12 @@ Deno.test("Supabase security model", async (t) => {
         "refunds",
         "reward_events",
         "reward_triggers",
+        "stripe_connections",
+        "stripe_customers",
+        "stripe_events",
+        "stripe_invoice_payments",
+        "stripe_refunds",
+        "stripe_sales",
         "webhook_attempts",
         "webhook_deliveries",
       ]);

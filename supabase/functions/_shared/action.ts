@@ -41,7 +41,7 @@ export interface ErrorDoc {
 }
 
 /** The resources the OpenAPI document groups the actions' operations by (one tag each). */
-export const RESOURCES = ["leads", "purchases", "rewards", "payouts", "channels"] as const;
+export const RESOURCES = ["leads", "purchases", "rewards", "payouts", "channels", "stripe"] as const;
 
 /** A resource of RESOURCES. */
 export type Resource = typeof RESOURCES[number];

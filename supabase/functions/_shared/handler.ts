@@ -10,6 +10,7 @@ import { sha256Hex } from "./hash.ts";
 import type { Sweeper } from "./webhooks.ts";
 import { actions } from "./registry.ts";
 import { describedPage, describedRoute } from "./openapi/routes.ts";
+import { stripeEvent } from "./stripe.ts";
 
 /** Largest accepted request body. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -52,10 +53,11 @@ export interface ConnectionInfo {
 // The paths the function knows, under its base (hosted Supabase passes `/openapi-operations` or
 // `/functions/v1/openapi-operations`, as does the local server): the base itself (a trailing slash
 // allowed), where actions are posted, its sweep route, and one path per action of the registry
-// (`…/openapi-operations/create_purchase`: the same action as the body's `action`). Any other path
-// is a GET route (openapi/routes.ts) or unknown (404).
+// (`…/openapi-operations/create_purchase`: the same action as the body's `action`), and the Stripe
+// route of a connection (stripe.ts). Any other path is a GET route (openapi/routes.ts) or unknown (404).
 const FUNCTION_PATH = /^(?:\/functions\/v1)?\/openapi-operations\/?$/;
 const SWEEP_PATH = /^(?:\/functions\/v1)?\/openapi-operations\/sweep-webhooks$/;
+const STRIPE_PATH = /^(?:\/functions\/v1)?\/openapi-operations\/stripe\/([^/]+)$/;
 const ACTION_PATH = /^(?:\/functions\/v1)?\/openapi-operations\/([a-z_]+)$/;
 
 // The action a per-action path names, or null when it names none of the registry's.
@@ -249,6 +251,19 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
       try {
         return sweepWebhooks(req, headers);
       } catch (error) {
+        logError(requestId, error);
+        return errorResponse(INTERNAL_ERROR, headers);
+      }
+    }
+    const stripeConnection = STRIPE_PATH.exec(path)?.[1];
+    if (stripeConnection !== undefined) {
+      if (req.method !== "POST") return methodNotAllowed(headers, "POST, OPTIONS");
+      try {
+        const signature = req.headers.get("stripe-signature");
+        const { body } = await stripeEvent(deps.db, stripeConnection, await readBody(req), signature);
+        return json(200, body, headers);
+      } catch (error) {
+        if (error instanceof ApiError) return errorResponse(error, headers);
         logError(requestId, error);
         return errorResponse(INTERNAL_ERROR, headers);
       }

@@ -241,6 +241,23 @@ export function externalId(name: string, options: FieldOptions = {}) {
 }
 
 /**
+ * A Stripe webhook signing secret: `whsec_` and 1 to 250 letters, digits, `+`, `/`, `=`, `_` or `-`.
+ */
+export function signingSecret(name: string, options: FieldOptions = {}) {
+  const error = `${name} must be a Stripe webhook signing secret (whsec_…)`;
+  return field(
+    name,
+    options,
+    (value) => typeof value === "string" && /^whsec_[A-Za-z0-9+/=_-]{1,250}$/.test(value) ? { value } : { error },
+    {
+      schema: { type: "string", pattern: "^whsec_[A-Za-z0-9+/=_-]{1,250}$" },
+      errors: [error],
+      example: "whsec_Jx1Qk9Zp4Lm2Vb7Nc8Rt3Ys6Wd5Fg0Hh",
+    },
+  ).describe("Stripe's webhook signing secret of the endpoint");
+}
+
+/**
  * A lead's text field: like text, but a JSON number (integrators send numeric CRM ids and phone
  * numbers) is stored as its JSON text as sent (`4915112345678`, `1.50`).
  */

@@ -42,6 +42,14 @@ const IDEMPOTENCY_ERRORS: ErrorDoc[] = [
 
 const METHOD_NOT_ALLOWED: ErrorDoc = { status: 405, code: "method_not_allowed", message: "Method not allowed" };
 const SWEEP_UNAUTHORIZED: ErrorDoc = { status: 401, code: "invalid_sweep_secret", message: "Invalid sweep secret" };
+// The Stripe route's errors (stripe.ts): a signature that does not verify, a connection that does not exist, an
+// event without id or type, then the function's own.
+const STRIPE_ERRORS: ErrorDoc[] = [
+  { status: 400, code: "invalid_signature", message: "Invalid signature" },
+  { status: 400, code: "invalid_event", message: "Invalid event" },
+  { status: 404, code: "connection_not_found", message: "Connection not found" },
+  ...COMMON_ERRORS,
+];
 
 const STATUS_TEXT: Record<number, string> = {
   400: "Bad request",
@@ -321,6 +329,9 @@ function buildDocument(actions: Readonly<Record<string, Action>>): JsonSchema {
   for (const status of statuses) schemas[`Error${status}`] = errorSchema(allErrors.filter((e) => e.status === status));
   schemas.Error405 = errorSchema([METHOD_NOT_ALLOWED]);
   schemas.SweepError401 = errorSchema([SWEEP_UNAUTHORIZED]);
+  for (const status of [...new Set(STRIPE_ERRORS.map((e) => e.status))]) {
+    schemas[`StripeError${status}`] = errorSchema(STRIPE_ERRORS.filter((e) => e.status === status));
+  }
   // Any method but the path's own answers 405 with Allow naming them (the handler's check 1).
   const notAllowed = (allow: string) => ({
     405: {
@@ -473,6 +484,65 @@ function buildDocument(actions: Readonly<Record<string, Action>>): JsonSchema {
               headers: { "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" } },
               content: { "application/json": { schema: { $ref: "#/components/schemas/SweepError401" } } },
             },
+            ...notAllowed("POST, OPTIONS"),
+          },
+        },
+      },
+      [`${PATH}/stripe/{connection_id}`]: {
+        post: {
+          tags: ["stripe"],
+          operationId: "stripeWebhook",
+          summary: "Stripe's webhook endpoint of a connection (connect_stripe)",
+          description: [
+            "Where Stripe sends a connected account's events. Each request is verified with the connection's " +
+            "signing secret (the `Stripe-Signature` header, 5 minutes of tolerance) and each event id is processed " +
+            "once, in one transaction: `checkout.session.completed` (paid, payment mode) and `invoice.paid` (above " +
+            "0) record a purchase, `refund.created` / `refund.updated` (succeeded) and `charge.refunded` a refund of " +
+            "exactly that refund's amount, `invoice_payment.paid` links an invoice to its payment, a Checkout " +
+            "session in subscription mode attributes its customer; a sale without a lead, with several, in another " +
+            "currency or of a shape not understood is kept as an unmatched sale (get_unmatched_sales); any other " +
+            "event is recorded as ignored. No API key: the signature authenticates.",
+            `### Errors\n\n${markdownErrors(STRIPE_ERRORS)}`,
+          ].join("\n\n"),
+          security: [],
+          parameters: [
+            {
+              name: "connection_id",
+              in: "path",
+              required: true,
+              description: "The connection's id, as connect_stripe answered it",
+              schema: { type: "string", format: "uuid" },
+            },
+            {
+              name: "Stripe-Signature",
+              in: "header",
+              required: true,
+              description: "Stripe's signature of the body",
+              schema: { type: "string" },
+            },
+            { $ref: "#/components/parameters/X-Request-Id" },
+          ],
+          requestBody: {
+            required: true,
+            description: "A Stripe event object, exactly as Stripe sent it (the signature covers the raw bytes)",
+            content: { "application/json": { schema: { type: "object" } } },
+          },
+          responses: {
+            200: {
+              description: "The event is processed (or was before)",
+              headers: { "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" } },
+              content: {
+                "application/json": {
+                  schema: { $ref: "#/components/schemas/StripeEventReceived" },
+                },
+              },
+            },
+            ...Object.fromEntries(
+              [...new Set(STRIPE_ERRORS.map((e) => e.status))].map((status) => [
+                String(status),
+                errorResponse(status, `StripeError${status}`),
+              ]),
+            ),
             ...notAllowed("POST, OPTIONS"),
           },
         },
