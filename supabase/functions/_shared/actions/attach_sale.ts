@@ -6,7 +6,8 @@ import { object, ref } from "../openapi/shapes.ts";
 /** attach_sale: records an unmatched sale from Stripe as a purchase of a lead (receiving company only). */
 export const attach_sale = rpcAction("attach_sale", {
   auth: true,
-  idempotent: false,
+  idempotent: true,
+  queuesWebhooks: true,
   schema: z.object({
     unmatched_sale_id: uuid("unmatched_sale_id", { required: true }).describe("The unmatched sale"),
     lead_id: uuid("lead_id", { required: true }).describe("The lead of the sale's channel it is a purchase of"),

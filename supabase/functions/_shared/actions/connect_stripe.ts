@@ -6,7 +6,7 @@ import { object, ref } from "../openapi/shapes.ts";
 /** connect_stripe: the receiving company registers a Stripe webhook signing secret for a channel; answers the endpoint. */
 export const connect_stripe = rpcAction("connect_stripe", {
   auth: true,
-  idempotent: false,
+  idempotent: true,
   schema: z.object({
     channel_id: uuid("channel_id", { required: true }).describe("The channel Stripe's sales are recorded on"),
     signing_secret: signingSecret("signing_secret", { required: true }).describe(

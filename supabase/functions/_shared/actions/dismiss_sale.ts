@@ -6,7 +6,7 @@ import { object, ref } from "../openapi/shapes.ts";
 /** dismiss_sale: takes an unmatched sale from Stripe off the list without recording it (receiving company only). */
 export const dismiss_sale = rpcAction("dismiss_sale", {
   auth: true,
-  idempotent: false,
+  idempotent: true,
   schema: z.object({
     unmatched_sale_id: uuid("unmatched_sale_id", { required: true }).describe("The unmatched sale"),
     reason: text("reason", { required: true }).describe("Why it is not a partner's sale"),
