@@ -42,6 +42,7 @@ function channelSettings(f: Flags) {
     intakePerMinute: integer(f, "intake-per-minute"),
     webhookNewLead: optional(f, "webhook-new-lead"),
     webhookStatusUpdate: optional(f, "webhook-status-update"),
+    webhookMoney: optional(f, "webhook-money"),
   };
 }
 
@@ -87,7 +88,8 @@ const COMMANDS: Record<string, Command> = {
   },
   "channel create": {
     flags: "--title T --creator ID --referring ID --receiving ID [--partner ID] [--currency USD] [--public] " +
-      "[--webhook-new-lead URL] [--webhook-status-update URL] [--purchase-writers receiving|any] [--hold-days N] " +
+      "[--webhook-new-lead URL] [--webhook-status-update URL] [--webhook-money URL] " +
+      "[--purchase-writers receiving|any] [--hold-days N] " +
       "[--intake-per-minute N]",
     about: "Creates a channel between companies; prints its webhook_secret once. --public allows lead_external. " +
       "Defaults: USD, purchase writers receiving, hold 30 days, 10 public leads per address and minute.",
@@ -110,7 +112,7 @@ const COMMANDS: Record<string, Command> = {
   },
   "channel update": {
     flags: "--id CHANNEL_ID [--purchase-writers receiving|any] [--hold-days N] [--intake-per-minute N] " +
-      '[--webhook-new-lead URL|""] [--webhook-status-update URL|""]',
+      '[--webhook-new-lead URL|""] [--webhook-status-update URL|""] [--webhook-money URL|""]',
     about: 'Changes a channel\'s settings; flags not given keep their value, a webhook URL of "" clears it.',
     run: (sql, f) => ops.updateChannel(sql, { id: required(f, "id"), ...channelSettings(f) }),
   },
@@ -216,6 +218,38 @@ const COMMANDS: Record<string, Command> = {
       return f.csv === true ? new Csv(ops.payoutsCsv(payouts)) : { payouts: payouts.map(ops.withExactAmount) };
     },
   },
+  "stripe connect": {
+    flags: "--company ID --channel ID --signing-secret whsec_…",
+    about: "Connects a Stripe account to a channel of which the company is the receiving company; prints the " +
+      "endpoint to paste into Stripe's webhook settings (the signing secret is stored, never printed).",
+    run: async (sql, f) => ({
+      connection: await ops.connectStripe(sql, {
+        company: required(f, "company"),
+        channel: required(f, "channel"),
+        signingSecret: required(f, "signing-secret"),
+      }),
+    }),
+  },
+  "stripe list": {
+    flags: "[--company ID]",
+    about: "Stripe connections with their endpoints (never the signing secret); with --company, that company's.",
+    run: async (sql, f) => ({ connections: await ops.listStripeConnections(sql, { company: optional(f, "company") }) }),
+  },
+  "stripe disconnect": {
+    flags: "--id CONNECTION_ID",
+    about: "Disconnects a Stripe connection: its endpoint answers 404 Connection not found from then on.",
+    run: async (sql, f) => ({ connection: await ops.disconnectStripe(sql, { id: required(f, "id") }) }),
+  },
+  "stripe unmatched": {
+    flags: "--channel ID [--limit N]",
+    about: "A channel's sales from Stripe waiting for a lead (attach_sale / dismiss_sale), newest first (default 50).",
+    run: async (sql, f) => ({
+      unmatched_sales: await ops.listUnmatchedSales(sql, {
+        channel: required(f, "channel"),
+        limit: integer(f, "limit"),
+      }),
+    }),
+  },
   "webhook list": {
     flags: "--channel ID [--limit N]",
     about: "A channel's webhook deliveries with their attempts, newest first (default 50).",
@@ -240,6 +274,7 @@ const STRING_FLAGS = [
   "currency",
   "webhook-new-lead",
   "webhook-status-update",
+  "webhook-money",
   "channel",
   "order",
   "color",
@@ -257,6 +292,7 @@ const STRING_FLAGS = [
   "purchase-writers",
   "hold-days",
   "intake-per-minute",
+  "signing-secret",
 ];
 
 const RESOURCES = [...new Set(Object.keys(COMMANDS).map((name) => name.split(" ")[0]))];

@@ -112,6 +112,7 @@ export async function createChannel(
     public?: boolean;
     webhookNewLead?: string;
     webhookStatusUpdate?: string;
+    webhookMoney?: string;
   } & ChannelSettings,
 ): Promise<Row> {
   requireNotBlank("title", o.title);
@@ -122,11 +123,13 @@ export async function createChannel(
   await requireCurrency(sql, o.currency ?? "USD");
   const [row] = await sql`
     insert into public.channels (title, creator, partner, referring_id, receiving_id, currency,
-      no_auth_api, webhook_new_lead, webhook_status_update, webhook_secret, purchase_writers, hold_days,
-      intake_per_minute)
+      no_auth_api, webhook_new_lead, webhook_status_update, webhook_money, webhook_secret, purchase_writers,
+      hold_days, intake_per_minute)
     values (${o.title}, ${o.creator}, ${o.partner ?? null}, ${o.referring}, ${o.receiving},
       ${o.currency ?? "USD"}, ${o.public ?? false}, ${o.webhookNewLead || null},
-      ${o.webhookStatusUpdate || null}, ${`whsec_${Buffer.from(randomBytes(24)).toString("base64")}`},
+      ${o.webhookStatusUpdate || null}, ${o.webhookMoney || null}, ${`whsec_${
+    Buffer.from(randomBytes(24)).toString("base64")
+  }`},
       ${o.purchaseWriters ?? "receiving"}, ${o.holdDays ?? 30}, ${o.intakePerMinute ?? 10})
     returning *`;
   return row;
@@ -142,6 +145,7 @@ export interface ChannelSettings {
   intakePerMinute?: number;
   webhookNewLead?: string;
   webhookStatusUpdate?: string;
+  webhookMoney?: string;
 }
 
 // Refuses settings the database would refuse too, with messages an operator can act on, before
@@ -156,7 +160,7 @@ async function checkChannelSettings(o: ChannelSettings) {
   if (o.intakePerMinute !== undefined && !(o.intakePerMinute >= 1 && o.intakePerMinute <= 10000)) {
     throw new Error("--intake-per-minute must be between 1 and 10000");
   }
-  for (const url of [o.webhookNewLead, o.webhookStatusUpdate]) {
+  for (const url of [o.webhookNewLead, o.webhookStatusUpdate, o.webhookMoney]) {
     // Private addresses are refused at delivery time (unless allowed there); here only the form.
     const refusal = url ? await webhookUrlRefusal(url, { allowPrivate: true }) : null;
     if (refusal) throw new Error(`Webhook URL ${url} ${refusal}`);
@@ -174,9 +178,11 @@ export async function updateChannel(sql: Sql, o: { id: string } & ChannelSetting
       webhook_new_lead = case when ${o.webhookNewLead === undefined} then webhook_new_lead
         else ${o.webhookNewLead || null} end,
       webhook_status_update = case when ${o.webhookStatusUpdate === undefined} then webhook_status_update
-        else ${o.webhookStatusUpdate || null} end
+        else ${o.webhookStatusUpdate || null} end,
+      webhook_money = case when ${o.webhookMoney === undefined} then webhook_money else ${o.webhookMoney || null} end
     where id = ${o.id}
-    returning id, title, purchase_writers, hold_days, intake_per_minute, webhook_new_lead, webhook_status_update`;
+    returning id, title, purchase_writers, hold_days, intake_per_minute, webhook_new_lead, webhook_status_update,
+      webhook_money`;
   if (!row) throw new Error(`No channel with id ${o.id}`);
   return row;
 }
@@ -189,7 +195,7 @@ export async function listChannels(sql: Sql, o: { company?: string }): Promise<R
   if (o.company !== undefined) await requireCompany(sql, o.company);
   return await sql`
     select id, uuid, title, created_at, creator, partner, referring_id, receiving_id, currency, no_auth_api,
-      webhook_new_lead, webhook_status_update, purchase_writers, hold_days, intake_per_minute
+      webhook_new_lead, webhook_status_update, webhook_money, purchase_writers, hold_days, intake_per_minute
     from public.channels c
     where ${o.company ?? null}::uuid is null
       or ${o.company ?? null}::uuid in (c.creator, c.partner, c.referring_id, c.receiving_id)
@@ -451,4 +457,54 @@ export async function redeliver(sql: Sql, o: { id: string }): Promise<Row> {
     where id = ${o.id} returning id, status, attempts, next_attempt_at`;
   if (!row) throw new Error(`No webhook delivery with id ${o.id}`);
   return row;
+}
+
+/**
+ * Connects a Stripe account to a channel for its receiving company (internal.connect_stripe, the
+ * rule of the connect_stripe action): the connection with the endpoint to paste into Stripe, never
+ * the signing secret.
+ */
+export async function connectStripe(
+  sql: Sql,
+  o: { company: string; channel: string; signingSecret: string },
+): Promise<Row> {
+  await requireCompany(sql, o.company);
+  await requireChannel(sql, o.channel);
+  if (!/^whsec_[A-Za-z0-9+/=_-]{1,250}$/.test(o.signingSecret)) {
+    throw new Error("--signing-secret must be a Stripe webhook signing secret (whsec_…)");
+  }
+  const [channel] = await sql`select receiving_id from public.channels where id = ${o.channel}`;
+  if (channel.receiving_id !== o.company) throw new Error("The company is not the channel's receiving company");
+  const [row] = await sql`
+    select internal.connect_stripe(${o.company}, ${o.channel}, ${o.signingSecret}) -> 'connection' as connection`;
+  return row.connection as Row;
+}
+
+/** Stripe connections, oldest first (with --company, that company's), never their signing secrets. */
+export async function listStripeConnections(sql: Sql, o: { company?: string }): Promise<Row[]> {
+  const rows = await sql`
+    select internal.stripe_connection_json(c) as connection from public.stripe_connections c
+    where ${o.company ?? null}::uuid is null or c.companies_id = ${o.company ?? null}::uuid
+    order by c.created_at, c.id`;
+  return rows.map((r) => r.connection as Row);
+}
+
+/** Disconnects a Stripe connection: its endpoint answers 404 Connection not found from then on. */
+export async function disconnectStripe(sql: Sql, o: { id: string }): Promise<Row> {
+  const [row] = await sql`
+    update public.stripe_connections c set disconnected_at = coalesce(c.disconnected_at, now())
+    where c.id = ${o.id} returning internal.stripe_connection_json(c) as connection`;
+  if (!row) throw new Error(`No Stripe connection with id ${o.id}`);
+  return row.connection as Row;
+}
+
+/** The unmatched sales from Stripe of a channel, newest first, amounts with every digit. */
+export async function listUnmatchedSales(sql: Sql, o: { channel: string; limit?: number }): Promise<Row[]> {
+  await requireChannel(sql, o.channel);
+  const rows = await sql`
+    select internal.unmatched_sale_json(s, c.channels_id)::text as sale from public.stripe_sales s
+    join public.stripe_connections c on c.id = s.connections_id
+    where c.channels_id = ${o.channel} and s.status = 'unmatched'
+    order by s.created_at desc, s.id desc limit ${o.limit ?? 50}`;
+  return rows.map((r) => parseExact(r.sale as string) as Row);
 }

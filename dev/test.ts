@@ -27,6 +27,7 @@ export const TOOLING = [
   "tests/docs_test.ts",
   "tests/import_command_test.ts",
   "tests/openapi_test.ts",
+  "tests/sdk_test.ts",
   "tests/smoke_test.ts",
 ];
 

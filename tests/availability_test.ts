@@ -17,6 +17,7 @@ import { freePort, startCluster } from "../dev/cluster.ts";
 import { migrate } from "../dev/migrate.ts";
 import { createPostgresDb } from "../supabase/functions/_shared/db_postgres.ts";
 import { createHandler } from "../supabase/functions/_shared/handler.ts";
+import { ApiError } from "../supabase/functions/_shared/errors.ts";
 
 /** How long after the request a 503 may come: docs/errors.md, check 8. */
 const ANSWER_WITHIN_MS = 2000;
@@ -133,6 +134,26 @@ Deno.test("a statement that runs into the deadline answers 503 and writes nothin
   } finally {
     blocker.release();
     await db.close();
+    await env.close();
+  }
+});
+
+Deno.test("a call whose answer arrives without its row answers 503, not 500", async () => {
+  const env = testEnv();
+  // The adapter reads the one row of `select public.<fn>(…) as result`; a set-returning function
+  // that returns nothing yields the cut-off answer postgres.js gave during a server shutdown.
+  await env.sql`create function public.availability_no_row(args jsonb) returns setof json language sql
+    as $$ select null::json where false $$`;
+  const db = createPostgresDb(DATABASE_URL, { max: 1, deadlineMs: 10_000 });
+  try {
+    await assert.rejects(db.rpc("availability_no_row", { args: {} }), (error) => {
+      assert.ok(error instanceof ApiError);
+      assert.deepEqual([error.status, error.code, error.message], [503, "service_unavailable", "Service unavailable"]);
+      return true;
+    });
+  } finally {
+    await db.close();
+    await env.sql`drop function public.availability_no_row(jsonb)`;
     await env.close();
   }
 });

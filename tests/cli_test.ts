@@ -512,6 +512,49 @@ Deno.test("deno task admin", async (t) => {
       assert.match(bad.stderr, /only http and https URLs are allowed/);
     });
 
+    await t.step("--webhook-money sets and clears the money webhook on create and update", async () => {
+      const [a, b] = await Promise.all(
+        ["Money A", "Money B"].map((name) => admin("company", "create", "--name", name)),
+      );
+      const created = await admin(
+        "channel",
+        "create",
+        "--title",
+        "Money hooks",
+        "--creator",
+        a.json.id,
+        "--referring",
+        b.json.id,
+        "--receiving",
+        a.json.id,
+        "--webhook-money",
+        "http://127.0.0.1:9000/money",
+      );
+      assert.equal(created.code, 0, created.stderr);
+      assert.deepEqual([created.json.webhook_money, created.json.webhook_new_lead], [
+        "http://127.0.0.1:9000/money",
+        null,
+      ]);
+      const id = created.json.id;
+      const moved = await admin("channel", "update", "--id", id, "--webhook-money", "https://hooks.example.com/money");
+      assert.equal(moved.code, 0, moved.stderr);
+      assert.equal(moved.json.webhook_money, "https://hooks.example.com/money");
+      const kept = await admin("channel", "update", "--id", id, "--hold-days", "7");
+      assert.equal(kept.json.webhook_money, "https://hooks.example.com/money");
+      const listed = (await admin("channel", "list", "--company", a.json.id)).json.channels;
+      assert.equal(listed[0].webhook_money, "https://hooks.example.com/money");
+      const cleared = await admin("channel", "update", "--id", id, "--webhook-money", "");
+      assert.equal(cleared.code, 0, cleared.stderr);
+      assert.equal(cleared.json.webhook_money, null);
+      const [row] = await sql`select webhook_money from public.channels where id = ${id}`;
+      assert.equal(row.webhook_money, null);
+      const bad = await admin("channel", "update", "--id", id, "--webhook-money", "ftp://x/y");
+      assert.deepEqual([bad.code, bad.stdout], [1, ""]);
+      assert.match(bad.stderr, /only http and https URLs are allowed/);
+      const help = await admin("channel", "--help");
+      assert.ok(help.stdout.includes('[--webhook-money URL|""]'));
+    });
+
     await t.step("clear messages instead of database errors, nothing written", async () => {
       const company = (await admin("company", "create", "--name", "Messages")).json;
       const channel = (await admin(

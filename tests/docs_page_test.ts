@@ -1,7 +1,7 @@
 // The reference page in a real browser (docs/operations.md, "The OpenAPI document and the
 // docs page"): Debian's Chromium, headless, driven by playwright-core. The page the real handler serves on 127.0.0.1 renders with no console
 // error, requests nothing outside the function's origin and shows every action of the
-// registry; so does the static file of `deno task docs`, opened from disk.
+// registry, grouped by resource tag; so does the static file of `deno task docs`, opened from disk.
 import assert from "node:assert/strict";
 import { chromium } from "npm:playwright-core@1.65.1";
 import type { BrowserContext, Page } from "npm:playwright-core@1.65.1";
@@ -9,6 +9,7 @@ import { createHandler, notFound } from "../supabase/functions/_shared/handler.t
 import { actions } from "../supabase/functions/_shared/registry.ts";
 import type { Db } from "../supabase/functions/_shared/db.ts";
 import { staticDocs } from "../dev/docs.ts";
+import { operationId } from "../supabase/functions/_shared/openapi/document.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 // CI runs as root, where Chromium refuses its sandbox, on machines with no outside network.
@@ -50,6 +51,14 @@ async function visit(context: BrowserContext, url: string, screenshot?: string):
   visit.loadMs = Math.round(performance.now() - start);
   const text = await page.evaluate("document.body.innerText") as string;
   for (const name of names) assert.ok(text.includes(name), name);
+  // The menu groups the actions' own operations by resource tag (Redoc's item ids: tag/<tag>/operation/<id>).
+  const items = await page.evaluate(
+    `[...document.querySelectorAll("[data-item-id]")].map((item) => item.getAttribute("data-item-id"))`,
+  ) as string[];
+  for (const [name, action] of Object.entries(actions)) {
+    const item = `tag/${action.doc!.resource}/operation/${operationId(name)}`;
+    assert.ok(items.includes(item), `${item} in ${items.join(" ")}`);
+  }
   if (screenshot) await page.screenshot({ path: screenshot });
   await page.close();
   return visit;

@@ -1,6 +1,7 @@
 // Test support: a real database (DATABASE_URL, set by `deno task test`), the real handler
 // on the direct adapter, fixtures built through the admin operations, and a request helper.
 import postgres from "postgres";
+import Stripe from "stripe";
 import type { Db } from "../supabase/functions/_shared/db.ts";
 import { createPostgresDb } from "../supabase/functions/_shared/db_postgres.ts";
 import { createHandler } from "../supabase/functions/_shared/handler.ts";
@@ -327,4 +328,30 @@ export function relay(port: number, target: { hostname: string; port: number }, 
       closeAll();
     },
   };
+}
+
+/**
+ * Posts a payload to a Stripe connection's route, signed as Stripe signs it (the stripe package's
+ * test header; `signature` replaces it, null sends none).
+ */
+export async function sendStripe(
+  handler: (req: Request) => Promise<Response>,
+  connectionId: string,
+  payload: unknown,
+  options: { secret: string; timestamp?: number; signature?: string | null },
+): Promise<Reply> {
+  const text = typeof payload === "string" ? payload : JSON.stringify(payload);
+  const signature = options.signature !== undefined ? options.signature : await Stripe.webhooks
+    .generateTestHeaderStringAsync({
+      payload: text,
+      secret: options.secret,
+      timestamp: options.timestamp,
+      cryptoProvider: Stripe.createSubtleCryptoProvider(),
+    });
+  const headers: Record<string, string> = signature === null ? {} : { "Stripe-Signature": signature };
+  const res = await handler(
+    new Request(`${FUNCTION_URL}/stripe/${connectionId}`, { method: "POST", headers, body: text }),
+  );
+  const body = await res.text();
+  return { status: res.status, headers: res.headers, body: body ? JSON.parse(body) : null, text: body };
 }

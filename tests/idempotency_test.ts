@@ -24,6 +24,16 @@ interface ReplayFixture {
   writes: string[];
 }
 
+/** An unmatched Stripe sale of the world's channel (no lead matched its customer), as the Stripe route keeps one. */
+async function unmatchedSale(env: TestEnv, w: World): Promise<string> {
+  const [{ id: connectionId }] = await env.sql`insert into public.stripe_connections (companies_id, channels_id,
+    signing_secret) values (${w.receiving.id}, ${w.channelId}, 'whsec_fixture') returning id`;
+  const [{ id }] = await env.sql`insert into public.stripe_sales (connections_id, external_id, event_id, customer,
+    amount, currency, date, status, reason) values (${connectionId}, 'in_fixture', 'evt_fixture', 'cus_fixture',
+    49.90, 'USD', now(), 'unmatched', 'no_lead') returning id`;
+  return id as string;
+}
+
 /** Each on a fresh World; the test fails for an idempotent action missing here. */
 const replayFixtures: Record<string, (env: TestEnv) => Promise<ReplayFixture>> = {
   create_lead: async (env) => {
@@ -94,6 +104,35 @@ const replayFixtures: Record<string, (env: TestEnv) => Promise<ReplayFixture>> =
         purchases: [{ lead_id: w.leadId, external_id: "o-2", purchase_amount: 5 }],
       },
       writes: ["events", "purchases", "reward_events"],
+    };
+  },
+  connect_stripe: async (env) => {
+    const w = await world(env.sql);
+    return {
+      w,
+      request: { channel_id: w.channelId, signing_secret: "whsec_replay" },
+      different: { channel_id: w.channelId, signing_secret: "whsec_other" },
+      writes: ["stripe_connections"],
+    };
+  },
+  attach_sale: async (env) => {
+    const w = await world(env.sql);
+    const saleId = await unmatchedSale(env, w);
+    return {
+      w,
+      request: { unmatched_sale_id: saleId, lead_id: w.leadId },
+      different: { unmatched_sale_id: saleId, lead_id: crypto.randomUUID() },
+      writes: ["events", "purchases", "stripe_customers", "stripe_sales"],
+    };
+  },
+  dismiss_sale: async (env) => {
+    const w = await world(env.sql);
+    const saleId = await unmatchedSale(env, w);
+    return {
+      w,
+      request: { unmatched_sale_id: saleId, reason: "Test order" },
+      different: { unmatched_sale_id: saleId, reason: "Another reason" },
+      writes: ["stripe_sales"],
     };
   },
   refund_purchase: async (env) => {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { actions } from "../supabase/functions/_shared/registry.ts";
 import { messagePattern, openApiDocument } from "../supabase/functions/_shared/openapi/document.ts";
 import type { ErrorDoc } from "../supabase/functions/_shared/action.ts";
-import { call, FUNCTION_URL, ops, type Reply, testEnv, world } from "./helpers.ts";
+import { call, FUNCTION_URL, ops, type Reply, sendStripe, testEnv, world } from "./helpers.ts";
 import { compileSchemas } from "./openapi_schemas.ts";
 
 const document = openApiDocument(actions);
@@ -175,6 +175,23 @@ Deno.test("schema and reality agree for every action of the OpenAPI document", a
         await ok("refund_purchase", { purchase_id: synced, amount: 1, external_id: "re_1" });
         await ok("refund_purchase", { purchase_id: purchase, amount: "10", reason: "Partial" });
         await ok("refund_purchase", { purchase_id: purchase });
+        const secret = "whsec_reality";
+        const connected = await ok("connect_stripe", { channel_id: w.channelId, signing_secret: secret });
+        for (const n of [1, 2]) {
+          const invoice = { id: `in_reality_${n}`, amount_paid: 1000, currency: "usd", customer: `cus_reality_${n}` };
+          const sent = await sendStripe(handler, connected.connection.id, {
+            id: `evt_reality_${n}`,
+            type: "invoice.paid",
+            data: { object: invoice },
+          }, { secret });
+          assert.equal(sent.body.outcome, "unmatched", sent.text);
+          assert.equal(schemas.component("StripeEventReceived")(sent.body), true, sent.text);
+        }
+        const firstSales = await ok("get_unmatched_sales", { limit: 1 });
+        const nextSales = await ok("get_unmatched_sales", { cursor: firstSales.next_cursor });
+        await ok("attach_sale", { unmatched_sale_id: firstSales.unmatched_sales[0].id, lead_id: w.leadId });
+        await ok("dismiss_sale", { unmatched_sale_id: nextSales.unmatched_sales[0].id, reason: "A test payment" });
+
         await ok("get_reward_events", { channel_id: w.channelId });
         await ok("get_reward_events", { channel_id: w.channelId, purchase_id: purchase, lead_id: w.leadId, limit: 3 });
 
@@ -242,6 +259,11 @@ Deno.test("schema and reality agree for every action of the OpenAPI document", a
           channel_id: w.channelId,
           purchases: [{ lead_id: w.leadId, external_id: "x" }],
         }, w.referring.key],
+        ["connect_stripe", { channel_id: w.channelId, signing_secret: "whsec_x" }, w.referring.key],
+        ["connect_stripe", { channel_id: w.channelId, signing_secret: "whsec_x" }, outsider],
+        ["get_unmatched_sales", { cursor: "nope" }, rk],
+        ["attach_sale", { unmatched_sale_id: crypto.randomUUID(), lead_id: w.leadId }, rk],
+        ["dismiss_sale", { unmatched_sale_id: crypto.randomUUID(), reason: "x" }, rk],
       ];
       for (const [name, fields, key] of cases) {
         const reply = await call(handler, { action: name, ...fields }, { key });
@@ -276,7 +298,7 @@ Deno.test("schema and reality agree for every action of the OpenAPI document", a
 
       // A sub-path the document does not name is refused: 404, and no action runs.
       const [{ n: payoutsBefore }] = await sql`select count(*)::int as n from public.payouts`;
-      for (const path of ["/create_payout", "/v1", "/openapi-operations", "/docs/x"]) {
+      for (const path of ["/create_payouts", "/v1", "/openapi-operations", "/docs/x"]) {
         assert.equal(paths[`/openapi-operations${path}`], undefined);
         const res = await send(path, "POST", `{"action":"create_payout","channel_id":"${w.channelId}"}`);
         assert.equal(res.status, 404, path);
@@ -327,6 +349,17 @@ Deno.test("schema and reality agree for every action of the OpenAPI document", a
         const body = await res.json();
         assert.deepEqual([res.status, res.headers.get("allow")], [405, allow], `${method} ${path}`);
         assert.equal(schemas.component("Error405")(body), true, JSON.stringify(body));
+      }
+
+      // The Stripe route: a bad signature and an unknown connection, as documented.
+      const stripePath = paths["/openapi-operations/stripe/{connection_id}"].post.responses;
+      const [{ id: connectionId }] =
+        await sql`select id from public.stripe_connections where channels_id = ${w.channelId}`;
+      for (const [id, status] of [[connectionId, 400], [crypto.randomUUID(), 404]] as const) {
+        const res = await send(`/stripe/${id}`, "POST", "{}", { "Stripe-Signature": "t=1,v1=00" });
+        assert.equal(res.status, status);
+        assert.equal(schemas.component(`StripeError${status}`)(await res.json()), true);
+        assert.ok(stripePath[status]);
       }
 
       // The sweep route without its secret: the documented 401.
@@ -470,6 +503,10 @@ Deno.test("schema and reality agree for every action of the OpenAPI document", a
         mark_payout_paid: [{ payout_id: P }, { reference: "x" }, { payout_id: P, reference: "" }],
         cancel_payout: [{}, { payout_id: "x" }],
         get_payouts: [{}, { channel_id: C, limit: 1000 }],
+        connect_stripe: [{}, { channel_id: C }, { channel_id: C, signing_secret: "sk_live_x" }],
+        get_unmatched_sales: [{ limit: 0 }, { cursor: 5 }],
+        attach_sale: [{}, { unmatched_sale_id: "x", lead_id: L }, { unmatched_sale_id: P }],
+        dismiss_sale: [{}, { unmatched_sale_id: P }, { unmatched_sale_id: P, reason: "" }],
       };
       assert.deepEqual(Object.keys(invalid).sort(), Object.keys(actions).sort(), "a table for every action");
       for (const [name, bodies] of Object.entries(invalid)) {

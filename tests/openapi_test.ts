@@ -7,6 +7,7 @@ import { createConfig, lintFromString } from "npm:@redocly/openapi-core@1.34.24"
 import openapiTS, { astToString } from "npm:openapi-typescript@7.13.0";
 import { createHandler } from "../supabase/functions/_shared/handler.ts";
 import { actions } from "../supabase/functions/_shared/registry.ts";
+import { RESOURCES } from "../supabase/functions/_shared/action.ts";
 import { openApiDocument } from "../supabase/functions/_shared/openapi/document.ts";
 import { rendererScript } from "../supabase/functions/_shared/openapi/docs_page.ts";
 import { RENDERER_MODULE, rendererModule } from "../dev/renderer.ts";
@@ -86,7 +87,15 @@ Deno.test("GET routes of the function: openapi.json and docs", async (t) => {
   });
 
   await t.step("any other sub-path answers 404 Not found, whatever the method", async () => {
-    const paths = ["/docs/", "/docs/other.js", "/openapi.yaml", "/x/openapi.json", "/create_purchase", "/v2", "/sweep"];
+    const paths = [
+      "/docs/",
+      "/docs/other.js",
+      "/openapi.yaml",
+      "/x/openapi.json",
+      "/create_purchases",
+      "/v2",
+      "/sweep",
+    ];
     for (const path of paths) {
       for (const method of ["GET", "POST"]) {
         const body = method === "POST" ? '{"action":"get_channels"}' : undefined;
@@ -166,10 +175,9 @@ Deno.test("the OpenAPI document", async (t) => {
       assert.ok(error400.includes(JSON.stringify(message)), message);
     }
     assert.ok(error400.includes("^Unknown action: .*$"));
-    const tags = document.tags as { name: string; description: string }[];
-    const create = tags.find((tag) => tag.name === "create_purchase")!;
+    const paths = document.paths as Record<string, { post: { description: string } }>;
     assert.match(
-      create.description,
+      paths["/openapi-operations/create_purchase"].post.description,
       /\| 403 \| `product_not_owned` \| `Product not found or not owned by your company` \|/,
     );
   });
@@ -182,6 +190,97 @@ Deno.test("the OpenAPI document", async (t) => {
       assert.equal(request(name)(example), true, `${name}: ${JSON.stringify(request(name).errors)}`);
       assert.equal(request("ActionRequest")(example), true, name);
     }
+  });
+});
+
+Deno.test("one operation per action, generated from the registry (API.md §8)", async (t) => {
+  type Operation = {
+    tags: string[];
+    operationId: string;
+    security: unknown[];
+    parameters: { $ref: string }[];
+    requestBody: { content: Record<string, { schema: { $ref: string } }> };
+    responses: Record<string, { content?: Record<string, { schema: { $ref: string } }> }>;
+  };
+  const paths = document.paths as Record<string, { post?: Operation }>;
+  const schemas = (document.components as { schemas: Record<string, Record<string, unknown>> }).schemas;
+
+  await t.step("every action has a resource among the five tags; the document declares them", () => {
+    for (const [name, action] of Object.entries(actions)) {
+      assert.ok(RESOURCES.includes(action.doc?.resource!), `${name} has no resource`);
+    }
+    const tags = (document.tags as { name: string }[]).map((tag) => tag.name);
+    assert.deepEqual(tags, [...RESOURCES, "Endpoint", "Reference"]);
+  });
+
+  await t.step("each action's path has one POST operation: camelCase id, tag, request, 200, errors", () => {
+    // Every path but the function's, its sweep route and its GET routes.
+    const fixed = ["", "/sweep-webhooks", "/stripe/{connection_id}", "/openapi.json", "/docs"].map((path) =>
+      `/openapi-operations${path}`
+    );
+    const own = Object.keys(paths).filter((path) => !fixed.includes(path));
+    assert.deepEqual(own.sort(), Object.keys(actions).map((name) => `/openapi-operations/${name}`).sort());
+    assert.equal(paths["/openapi-operations/create_purchase"].post!.operationId, "createPurchase");
+    assert.equal(paths["/openapi-operations/get_lead_by_legacy_id"].post!.operationId, "getLeadByLegacyId");
+    assert.deepEqual(paths["/openapi-operations/create_purchase"].post!.tags, ["purchases"]);
+    for (const [name, action] of Object.entries(actions)) {
+      const operation = paths[`/openapi-operations/${name}`].post!;
+      assert.deepEqual(operation.tags, [action.doc!.resource]);
+      assert.deepEqual(operation.security, action.auth ? [{ ApiKey: [] }] : []);
+      assert.equal(
+        operation.parameters.some((p) => p.$ref.endsWith("/Idempotency-Key")),
+        action.idempotent,
+        `${name}: Idempotency-Key`,
+      );
+      assert.deepEqual(operation.requestBody.content["application/json"].schema, {
+        $ref: `#/components/schemas/${name}_request`,
+      });
+      const request = schemas[`${name}_request`] as { required: string[]; properties: Record<string, unknown> };
+      assert.ok(!request.required.includes("action"), `${name}: action is optional on its path`);
+      assert.equal((request.properties.action as { const: string }).const, name);
+      assert.deepEqual(operation.responses["200"].content!["application/json"].schema, {
+        $ref: `#/components/schemas/${name}_response`,
+      });
+      for (const [status, response] of Object.entries(operation.responses)) {
+        if (status === "200") continue;
+        assert.deepEqual(response.content!["application/json"].schema, { $ref: `#/components/schemas/${name}_error` });
+      }
+    }
+  });
+
+  await t.step("an action's error schema: `code` is the enum of that action's codes, the strings listed", () => {
+    const code = (name: string) =>
+      (schemas[`${name}_error`].properties as Record<string, { enum: string[] }>).code.enum;
+    assert.deepEqual(code("get_channels"), [
+      "action_mismatch",
+      "internal_error",
+      "invalid_api_key",
+      "invalid_json",
+      "payload_too_large",
+      "service_unavailable",
+    ]);
+    assert.ok(code("create_purchase").includes("lead_not_accessible"));
+    assert.ok(code("create_purchase").includes("idempotency_key_reused"));
+    assert.ok(!code("create_purchase").includes("payout_not_found"));
+    assert.ok(!code("lead_external").includes("invalid_api_key"));
+    assert.ok(JSON.stringify(schemas.create_purchase_error).includes('"Lead not accessible"'));
+    assert.ok(JSON.stringify(schemas.create_purchase_error).includes('"action does not match the path"'));
+    assert.ok(!JSON.stringify(schemas.create_purchase_error).includes('"action required"'));
+  });
+
+  await t.step("the single URL stays, described as the compatibility form", () => {
+    const single = (document.paths as Record<string, { post: { operationId: string; summary: string } }>)[
+      "/openapi-operations"
+    ].post;
+    assert.equal(single.operationId, "callAction");
+    assert.match(single.summary, /compatibility/);
+  });
+
+  await t.step("the document says how to keep amounts exact from JavaScript", () => {
+    const overview = (document.info as { description: string }).description;
+    assert.match(overview, /### Money from JavaScript/);
+    assert.match(overview, /context\.source/);
+    assert.match(overview, /lossless-json/);
   });
 });
 

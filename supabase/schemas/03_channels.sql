@@ -8,7 +8,8 @@
 -- party). Every channel starts as 'receiving': the beneficiary of the rewards must not mint its
 -- own (`channel update --purchase-writers any` allows every party on one channel).
 -- hold_days: how long a reward stays `pending` before it is payable. intake_per_minute: public
--- intake leads per client address per minute.
+-- intake leads per client address per minute. webhook_money: the URL of the money webhooks
+-- (11_money_webhooks.sql; last, as it was added after the others).
 create table public.channels (
   id uuid primary key default gen_random_uuid(),
   uuid uuid not null unique default gen_random_uuid(),
@@ -25,7 +26,8 @@ create table public.channels (
   webhook_secret text,
   purchase_writers text not null default 'receiving' check (purchase_writers in ('receiving', 'any')),
   hold_days integer not null default 30 check (hold_days between 0 and 3650),
-  intake_per_minute integer not null default 10 check (intake_per_minute between 1 and 10000)
+  intake_per_minute integer not null default 10 check (intake_per_minute between 1 and 10000),
+  webhook_money text
 );
 -- The role indexes serve internal.accessible_channels (public.get_channels).
 create index channels_creator_idx on public.channels (creator);

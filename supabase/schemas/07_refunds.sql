@@ -23,8 +23,9 @@ revoke all on public.refunds from anon, authenticated;
 alter table public.reward_events add constraint reward_events_refunds_id_fkey foreign key (refunds_id)
   references public.refunds (id);
 
--- public.refund_purchase(key_hash, args): records a refund of a purchase and reverses its
--- rewards. args: purchase_id (required), amount (default: all that is not yet refunded),
+-- internal.record_refund(company, args): records a refund of a purchase for a company already
+-- authenticated and reverses its rewards; refund_purchase and the Stripe refunds (12_stripe.sql)
+-- call it. args: purchase_id (required), amount (default: all that is not yet refunded),
 -- reason, external_id (the provider's refund id, unique per purchase). Percentage rewards are
 -- reversed in proportion to the refunded amount, computed on the cumulative refund (internal.reward_amount of the refunded total so far minus that of what
 -- earlier refunds reversed), so the reversals of a full refund add up to exactly the original
@@ -35,14 +36,13 @@ alter table public.reward_events add constraint reward_events_refunds_id_fkey fo
 -- Errors: 403 Purchase not accessible; 403 Only the receiving company can record purchases on
 -- this channel; 409 Refund already recorded: <external_id> (with refund_id), checked under the
 -- purchase's lock, so concurrent repeats never both write; 400 Refund exceeds refundable amount.
-create function public.refund_purchase(key_hash text, args jsonb)
+create function internal.record_refund(company uuid, args jsonb)
 returns json
 language plpgsql
-security definer
 set search_path = ''
 as $$
 declare
-  v_company uuid := internal.company_for_key(key_hash);
+  v_company uuid := company;
   v_purchase public.purchases;
   v_channel public.channels;
   v_refunded numeric;
@@ -123,6 +123,19 @@ begin
       end,
     'reward_events', v_rewards
   );
+end;
+$$;
+revoke execute on function internal.record_refund(uuid, jsonb) from public;
+
+-- public.refund_purchase(key_hash, args): internal.record_refund for the key's company.
+create function public.refund_purchase(key_hash text, args jsonb)
+returns json
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  return internal.record_refund(internal.company_for_key(key_hash), args);
 end;
 $$;
 revoke execute on function public.refund_purchase(text, jsonb) from public, anon, authenticated;

@@ -1,18 +1,22 @@
 -- Webhooks: the outbox (webhook_deliveries, one row per delivery, queued in the transaction of
--- the lead change it announces), its attempts (webhook_attempts), queueing
--- (internal.queue_webhook) and the sweeper's functions claim_webhook_deliveries and
+-- the change it announces), its attempts (webhook_attempts), queueing (internal.queue_webhook
+-- for the lead events, internal.queue_money_webhook for the money events of
+-- 11_money_webhooks.sql) and the sweeper's functions claim_webhook_deliveries and
 -- record_webhook_attempt. What a receiver gets: docs/webhooks.md.
 
 -- A row is queued in the same transaction as the lead change it announces, so a rolled-back
 -- change announces nothing; delivery happens after commit. The payload is json, not jsonb: json
 -- keeps its text exactly as built, in the documented key order ({"type", "id", "created_at",
 -- "data": {"lead", "status"}}), and the sweeper signs and sends that text unchanged.
+-- events_id: the lead event a lead webhook announces, which is its id (Webhook-Id); a money
+-- webhook has none, its id is the delivery's own.
 create table public.webhook_deliveries (
   id uuid primary key default gen_random_uuid(),
   created_at timestamptz not null default now(),
   channels_id uuid not null references public.channels (id) on delete cascade,
-  events_id uuid not null references public.events (id),
-  type text not null check (type in ('lead.created', 'lead.status_updated')),
+  events_id uuid references public.events (id),
+  type text not null check (type in ('lead.created', 'lead.status_updated', 'purchase.created', 'refund.created',
+    'reward_event.updated', 'payout.created', 'payout.paid', 'payout.cancelled')),
   url text not null,
   payload json not null,
   status text not null default 'pending' check (status in ('pending', 'delivered', 'failed')),
@@ -82,12 +86,36 @@ end;
 $$;
 revoke execute on function internal.queue_webhook(uuid, uuid, text, text, json, text) from public;
 
+-- internal.queue_money_webhook(channel_id, url, type, data): queues one money webhook
+-- (11_money_webhooks.sql) in the outbox, in the caller's transaction: {"type", "id",
+-- "created_at", "data"}, the id being the delivery's own (there is no lead event), fixed now
+-- like queue_webhook's payload.
+create function internal.queue_money_webhook(channel_id uuid, url text, type text, data json)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_id uuid := gen_random_uuid();
+begin
+  insert into public.webhook_deliveries (id, channels_id, type, url, payload)
+  values (v_id, channel_id, type, url, json_build_object(
+    'type', type,
+    'id', v_id,
+    'created_at', internal.iso_time(now()),
+    'data', data
+  ));
+end;
+$$;
+revoke execute on function internal.queue_money_webhook(uuid, text, text, json) from public;
+
 -- public.claim_webhook_deliveries(batch_size, lease_seconds): claims up to batch_size due
 -- pending deliveries for this sweeper. Each claimed row's attempt counter goes up and its
 -- next_attempt_at moves lease_seconds ahead, so no other sweeper takes it meanwhile (rows
 -- locked by a concurrent claim are skipped); a sweeper that dies leaves the row to be taken
 -- again when the lease ends (at-least-once). Returns [{id, event_id, url, payload, secret,
--- attempt}] with the channel's signing secret; each payload comes as a string holding the stored
+-- attempt}] with the channel's signing secret, event_id being the payload's id (the lead
+-- event's, else the delivery's); each payload comes as a string holding the stored
 -- JSON text, so no client-side parsing can reorder or round it.
 create function public.claim_webhook_deliveries(batch_size integer, lease_seconds integer)
 returns json
@@ -110,7 +138,7 @@ begin
     from due where d.id = due.id
     returning d.*
   )
-  select coalesce(json_agg(json_build_object('id', c.id, 'event_id', c.events_id, 'url', c.url,
+  select coalesce(json_agg(json_build_object('id', c.id, 'event_id', coalesce(c.events_id, c.id), 'url', c.url,
     'payload', c.payload::text, 'secret', ch.webhook_secret, 'attempt', c.attempts)
     order by c.next_attempt_at, c.id), '[]'::json)
   into v_claimed

@@ -105,7 +105,8 @@ declare
 begin
   if action is null or action <> all (array['create_purchase', 'create_purchase_custom', 'create_lead',
     'update_lead', 'update_status', 'update_status_id', 'refund_purchase', 'approve_rewards', 'reject_rewards',
-    'create_payout', 'mark_payout_paid', 'cancel_payout', 'import_purchases']) then
+    'create_payout', 'mark_payout_paid', 'cancel_payout', 'import_purchases', 'connect_stripe', 'attach_sale',
+    'dismiss_sale']) then
     perform internal.fail(400, 'invalid_request', 'Idempotency-Key is not supported for this action');
   end if;
 

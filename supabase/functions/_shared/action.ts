@@ -40,8 +40,16 @@ export interface ErrorDoc {
   fields?: Record<string, JsonSchema>;
 }
 
+/** The resources the OpenAPI document groups the actions' operations by (one tag each). */
+export const RESOURCES = ["leads", "purchases", "rewards", "payouts", "channels", "stripe"] as const;
+
+/** A resource of RESOURCES. */
+export type Resource = typeof RESOURCES[number];
+
 /** How the OpenAPI document describes an action beyond its fields (see openapi/document.ts). */
 export interface ActionDoc {
+  /** The resource whose tag the action's own operation (`…/openapi-operations/<action>`) is listed under. */
+  resource: Resource;
   /** One sentence: what the action does. */
   summary: string;
   /** The success body; tests/openapi_reality_test.ts checks real answers against it. */

@@ -116,6 +116,11 @@ export function createPostgresDb(url: string, options: PostgresDbOptions = {}): 
       try {
         const rows = await Promise.race([query, deadline]);
         answeredAt = performance.now();
+        // The statement yields exactly one row when it completes. Without it the answer was cut
+        // off: postgres.js resolved the call with an empty result while the server shut down
+        // (seen in the outage drill of tests/availability_test.ts). Its outcome is unknown, as
+        // for a connection closed mid-call: 503, and the caller retries with its Idempotency-Key.
+        if (rows.length === 0) throw serviceUnavailable();
         return rows[0].result ?? "null";
       } catch (error) {
         if (error instanceof ApiError) throw error;

@@ -10,6 +10,7 @@ import { sha256Hex } from "./hash.ts";
 import type { Sweeper } from "./webhooks.ts";
 import { actions } from "./registry.ts";
 import { describedPage, describedRoute } from "./openapi/routes.ts";
+import { stripeEvent } from "./stripe.ts";
 
 /** Largest accepted request body. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -51,10 +52,19 @@ export interface ConnectionInfo {
 
 // The paths the function knows, under its base (hosted Supabase passes `/openapi-operations` or
 // `/functions/v1/openapi-operations`, as does the local server): the base itself (a trailing slash
-// allowed), where actions are posted, and its sweep route. Any other path is a GET route
-// (openapi/routes.ts) or unknown (404).
+// allowed), where actions are posted, its sweep route, and one path per action of the registry
+// (`…/openapi-operations/create_purchase`: the same action as the body's `action`), and the Stripe
+// route of a connection (stripe.ts). Any other path is a GET route (openapi/routes.ts) or unknown (404).
 const FUNCTION_PATH = /^(?:\/functions\/v1)?\/openapi-operations\/?$/;
 const SWEEP_PATH = /^(?:\/functions\/v1)?\/openapi-operations\/sweep-webhooks$/;
+const STRIPE_PATH = /^(?:\/functions\/v1)?\/openapi-operations\/stripe\/([^/]+)$/;
+const ACTION_PATH = /^(?:\/functions\/v1)?\/openapi-operations\/([a-z_]+)$/;
+
+// The action a per-action path names, or null when it names none of the registry's.
+function pathAction(path: string): string | null {
+  const name = ACTION_PATH.exec(path)?.[1];
+  return name !== undefined && Object.hasOwn(actions, name) ? name : null;
+}
 
 function requestIdOf(req: Request): string {
   const given = req.headers.get("x-request-id");
@@ -137,10 +147,20 @@ function parseObject(bytes: Uint8Array): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
+// Check 4: the action the body names, or on a per-action path the path's, which a present
+// `action` must equal.
 function findAction(
   actions: Readonly<Record<string, Action>>,
-  name: unknown,
+  body: Record<string, unknown>,
+  fromPath: string | null,
 ): Action {
+  const name = body.action;
+  if (fromPath !== null) {
+    if (Object.hasOwn(body, "action") && name !== fromPath) {
+      throw new ApiError(400, "action_mismatch", "action does not match the path");
+    }
+    return actions[fromPath];
+  }
   if (name === undefined || name === null || name === "") {
     throw new ApiError(400, "action_required", "action required");
   }
@@ -190,9 +210,13 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
     return json(202, { accepted: true }, headers);
   }
 
-  async function dispatch(req: Request, info: ConnectionInfo | undefined): Promise<ActionResult> {
+  async function dispatch(
+    req: Request,
+    info: ConnectionInfo | undefined,
+    fromPath: string | null,
+  ): Promise<ActionResult> {
     const body = parseObject(await readBody(req));
-    const action = findAction(actions, body.action);
+    const action = findAction(actions, body, fromPath);
     const keyHash = action.auth ? keyHashOf(req) : null;
     const idempotencyKey = action.idempotent ? req.headers.get("idempotency-key") : null;
     if (idempotencyKey !== null && !isValidIdempotencyKey(idempotencyKey)) {
@@ -204,7 +228,7 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
     }
     const args = parsed.data;
     const idempotency = idempotencyKey
-      ? { key: idempotencyKey, fingerprint: fingerprint(body.action as string, args) }
+      ? { key: idempotencyKey, fingerprint: fingerprint(fromPath ?? (body.action as string), args) }
       : null;
     const client = countedClient(req.headers.get("x-forwarded-for"), info?.remoteAddr?.hostname ?? null);
     const result = await action.run({ db: deps.db, keyHash, args, idempotency, client });
@@ -231,7 +255,21 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
         return errorResponse(INTERNAL_ERROR, headers);
       }
     }
-    if (!FUNCTION_PATH.test(path)) {
+    const stripeConnection = STRIPE_PATH.exec(path)?.[1];
+    if (stripeConnection !== undefined) {
+      if (req.method !== "POST") return methodNotAllowed(headers, "POST, OPTIONS");
+      try {
+        const signature = req.headers.get("stripe-signature");
+        const { body } = await stripeEvent(deps.db, stripeConnection, await readBody(req), signature);
+        return json(200, body, headers);
+      } catch (error) {
+        if (error instanceof ApiError) return errorResponse(error, headers);
+        logError(requestId, error);
+        return errorResponse(INTERNAL_ERROR, headers);
+      }
+    }
+    const fromPath = pathAction(path);
+    if (!FUNCTION_PATH.test(path) && fromPath === null) {
       // The OpenAPI document and the reference page (docs/operations.md), before any key or database.
       const route = describedRoute(path);
       if (!route) return notFound(req);
@@ -241,7 +279,7 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
     }
     if (req.method !== "POST") return methodNotAllowed(headers, "POST, OPTIONS");
     try {
-      const { body, replayed } = await dispatch(req, info);
+      const { body, replayed } = await dispatch(req, info, fromPath);
       return json(200, body, replayed ? { ...headers, "Idempotent-Replayed": "true" } : headers);
     } catch (error) {
       if (error instanceof ApiError) return errorResponse(error, headers);

@@ -241,6 +241,23 @@ export function externalId(name: string, options: FieldOptions = {}) {
 }
 
 /**
+ * A Stripe webhook signing secret: `whsec_` and 1 to 250 letters, digits, `+`, `/`, `=`, `_` or `-`.
+ */
+export function signingSecret(name: string, options: FieldOptions = {}) {
+  const error = `${name} must be a Stripe webhook signing secret (whsec_…)`;
+  return field(
+    name,
+    options,
+    (value) => typeof value === "string" && /^whsec_[A-Za-z0-9+/=_-]{1,250}$/.test(value) ? { value } : { error },
+    {
+      schema: { type: "string", pattern: "^whsec_[A-Za-z0-9+/=_-]{1,250}$" },
+      errors: [error],
+      example: "whsec_Jx1Qk9Zp4Lm2Vb7Nc8Rt3Ys6Wd5Fg0Hh",
+    },
+  ).describe("Stripe's webhook signing secret of the endpoint");
+}
+
+/**
  * A lead's text field: like text, but a JSON number (integrators send numeric CRM ids and phone
  * numbers) is stored as its JSON text as sent (`4915112345678`, `1.50`).
  */
@@ -451,7 +468,8 @@ export function money(name: string) {
       `${name} must be at most ${MAX_MONEY}`,
     ],
     example: 12500,
-    note: "At most 12 decimals; stored exactly, in any JSON number form (1.5e3) or as a decimal string",
+    note: "At most 12 decimals; stored exactly, in any JSON number form (1.5e3) or as a decimal string " +
+      "(from JavaScript, send a string: a number keeps about 15 significant digits)",
   }).describe("Amount: JSON number or decimal string, 0 to 10^12, at most 12 decimals");
 }
 

@@ -65,7 +65,11 @@ export interface SweepLimits {
 export interface Sweeper {
   /** Claims and delivers one batch. */
   sweepOnce(): Promise<SweepResult>;
-  /** Sweeps batches until one is not full, the rounds run out or the time budget is spent. */
+  /**
+   * Queues the announcements of hold periods that ended since the last sweep
+   * (public.announce_reward_approvals), then sweeps batches until one is not full, the rounds
+   * run out or the time budget is spent.
+   */
   sweep(limits?: SweepLimits): Promise<SweepResult>;
 }
 
@@ -180,6 +184,7 @@ export function createWebhookSweeper(options: SweeperOptions): Sweeper {
     const budgetMs = limits.budgetMs ?? 25_000;
     const started = performance.now();
     const total: SweepResult = { claimed: 0, delivered: 0, retrying: 0, failed: 0, errors: 0 };
+    await rpcValue<{ announced: number }>(options.db, "announce_reward_approvals", {});
     for (let round = 0; round < maxRounds && performance.now() - started < budgetMs; round++) {
       const result = await sweepOnce();
       for (const key of Object.keys(total) as (keyof SweepResult)[]) total[key] += result[key];

@@ -7,6 +7,7 @@ import { uuid, uuidArray } from "../validation.ts";
 export const approve_rewards = rpcAction("approve_rewards", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: z.object({
     channel_id: uuid("channel_id", { required: true }).describe("The channel of the reward events"),
     reward_event_ids: uuidArray("reward_event_ids", 1000, { required: true, ordered: true }).describe(
@@ -14,6 +15,7 @@ export const approve_rewards = rpcAction("approve_rewards", {
     ),
   }),
   doc: {
+    resource: "rewards",
     summary: "The receiving company approves pending or review reward events of a channel; others are skipped.",
     response: ref("RewardDecision"),
     errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, {

@@ -7,10 +7,12 @@ import { uuid } from "../validation.ts";
 export const cancel_payout = rpcAction("cancel_payout", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: z.object({
     payout_id: uuid("payout_id", { required: true }).describe("The payout"),
   }),
   doc: {
+    resource: "payouts",
     summary: "The receiving company cancels a pending payout; its reward events are approved again.",
     response: object({ payout: ref("Payout") }),
     errors: [

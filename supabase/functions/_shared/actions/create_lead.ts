@@ -10,6 +10,7 @@ export const create_lead = rpcAction("create_lead", {
   queuesWebhooks: true,
   schema: leadSchema({ channel_id: uuid("channel_id", { required: true }) }, { nullable: false }),
   doc: {
+    resource: "leads",
     summary: "Creates a lead on a channel with its first status: event, new-lead rewards and webhook.",
     response: object({ lead: ref("Lead") }),
     errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, ...PROPERTY_ERRORS],

@@ -7,11 +7,13 @@ import { currencyCode, uuid } from "../validation.ts";
 export const create_payout = rpcAction("create_payout", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: z.object({
     channel_id: uuid("channel_id", { required: true }).describe("The channel to pay out"),
     currency: currencyCode("currency").describe("Default: the channel's currency"),
   }),
   doc: {
+    resource: "payouts",
     summary: "The receiving company gathers a channel's approved reward events not yet in a payout into one.",
     response: object({ payout: ref("Payout") }),
     errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, {

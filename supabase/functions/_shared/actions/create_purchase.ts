@@ -36,8 +36,10 @@ export const DUPLICATE_PURCHASE = {
 export const create_purchase = rpcAction("create_purchase", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: createPurchaseSchema,
   doc: {
+    resource: "purchases",
     summary: "Records a purchase of a lead, its event and the rewards its triggers earn, in one transaction.",
     response: object({ purchase: ref("Purchase"), reward_events: { type: "array", items: ref("RewardEvent") } }),
     errors: [

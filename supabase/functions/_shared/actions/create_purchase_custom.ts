@@ -6,8 +6,10 @@ import { object, ref } from "../openapi/shapes.ts";
 export const create_purchase_custom = rpcAction("create_purchase_custom", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: createPurchaseSchema.omit({ product_id: true, description: true }),
   doc: {
+    resource: "purchases",
     summary: "Records a purchase of a free-text product (no catalog product), as create_purchase does.",
     response: object({
       purchase: { ...ref("Purchase"), description: "With name" },

@@ -11,6 +11,7 @@ export const get_balances = rpcAction("get_balances", {
     channel_id: uuid("channel_id", { required: true }).describe("The channel"),
   }),
   doc: {
+    resource: "rewards",
     summary: "A channel's reward sums by status and currency, for any party of the channel.",
     response: object({ balances: { type: "array", items: ref("Balance") } }),
     errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }],

@@ -8,6 +8,7 @@ export const get_channels = rpcAction("get_channels", {
   idempotent: false,
   schema: z.object({}),
   doc: {
+    resource: "channels",
     summary: "Every channel your company takes part in, with its property definitions and statuses.",
     response: object({ channels: { type: "array", items: ref("Channel") } }),
     example: {},

@@ -9,6 +9,7 @@ export const get_lead_by_id = rpcAction("get_lead_by_id", {
   idempotent: false,
   schema: z.object({ lead_id: uuid("lead_id", { required: true }) }),
   doc: {
+    resource: "leads",
     summary: "One lead by its id, with its status.",
     response: object({ lead: ref("LeadWithStatus") }),
     errors: [{ status: 403, code: "lead_not_accessible", message: "Lead not accessible" }],

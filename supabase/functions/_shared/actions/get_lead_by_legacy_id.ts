@@ -11,6 +11,7 @@ export const get_lead_by_legacy_id = rpcAction("get_lead_by_legacy_id", {
     legacy_id: integer("legacy_id", 1, Number.MAX_SAFE_INTEGER, { required: true }),
   }),
   doc: {
+    resource: "leads",
     summary: "One lead by its integer legacy id, with its status.",
     response: object({ lead: ref("LeadWithStatus") }),
     errors: [{ status: 403, code: "lead_not_accessible", message: "Lead not accessible" }],

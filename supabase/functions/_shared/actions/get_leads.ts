@@ -13,6 +13,7 @@ export const get_leads = rpcAction("get_leads", {
     ...pageFields(),
   }),
   doc: {
+    resource: "leads",
     summary: "A channel's leads, newest first, 100 a page at most.",
     response: object({ leads: { type: "array", items: ref("Lead") }, next_cursor: ref("NextCursor") }),
     errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, CURSOR_INVALID],

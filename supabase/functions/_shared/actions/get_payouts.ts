@@ -13,6 +13,7 @@ export const get_payouts = rpcAction("get_payouts", {
     ...pageFields(),
   }),
   doc: {
+    resource: "payouts",
     summary: "A channel's payouts, newest first, for any party of the channel.",
     response: object({ payouts: { type: "array", items: ref("Payout") }, next_cursor: ref("NextCursor") }),
     errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, CURSOR_INVALID],

@@ -19,6 +19,7 @@ export const get_purchases = rpcAction("get_purchases", {
     }
   }),
   doc: {
+    resource: "purchases",
     summary: "Purchases of a lead or of a channel (lead_id or channel_id required), newest first.",
     response: object({ purchases: { type: "array", items: ref("Purchase") }, next_cursor: ref("NextCursor") }),
     errors: [

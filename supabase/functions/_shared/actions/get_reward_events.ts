@@ -15,6 +15,7 @@ export const get_reward_events = rpcAction("get_reward_events", {
     ...pageFields(),
   }),
   doc: {
+    resource: "rewards",
     summary: "A channel's reward events (commissions and their reversals), newest first.",
     response: object({
       reward_events: { type: "array", items: ref("RewardEventDetailed") },

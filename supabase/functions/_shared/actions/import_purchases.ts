@@ -25,6 +25,7 @@ const ERROR_CODE = {
 export const import_purchases = rpcAction("import_purchases", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: z.object({
     channel_id: uuid("channel_id", { required: true }).describe("The channel every row's lead is on"),
     purchases: rows("purchases", MAX_IMPORT_ROWS, importRowSchema).describe(
@@ -32,6 +33,7 @@ export const import_purchases = rpcAction("import_purchases", {
     ),
   }),
   doc: {
+    resource: "purchases",
     summary: "Records up to 1,000 purchases of one channel, each row recorded or refused on its own; a row whose " +
       "external_id is already recorded is a duplicate, so re-sending a file is safe.",
     response: object({

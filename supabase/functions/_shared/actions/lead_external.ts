@@ -15,6 +15,7 @@ export const lead_external: Action = {
     channel_id: uuid("channel_id", { required: true }).describe("The channel's id or public uuid"),
   }, { nullable: false }),
   doc: {
+    resource: "leads",
     summary: "The public lead intake of a channel that allows it (no_auth_api): create_lead without a key.",
     response: object({ lead: ref("Lead") }),
     errors: [

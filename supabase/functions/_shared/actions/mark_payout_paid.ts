@@ -7,11 +7,13 @@ import { text, uuid } from "../validation.ts";
 export const mark_payout_paid = rpcAction("mark_payout_paid", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: z.object({
     payout_id: uuid("payout_id", { required: true }).describe("The payout"),
     reference: text("reference", { required: true }).describe("The bank's or payment provider's id of the payment"),
   }),
   doc: {
+    resource: "payouts",
     summary: "The receiving company records a pending payout as paid; its reward events become paid.",
     response: object({ payout: ref("Payout") }),
     errors: [

@@ -7,6 +7,7 @@ import { object, ref } from "../openapi/shapes.ts";
 export const refund_purchase = rpcAction("refund_purchase", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: z.object({
     purchase_id: uuid("purchase_id", { required: true }).describe("The purchase to refund"),
     amount: money("amount").describe("Amount to refund; default all that is not yet refunded"),
@@ -21,6 +22,7 @@ export const refund_purchase = rpcAction("refund_purchase", {
     }
   }),
   doc: {
+    resource: "purchases",
     summary: "Records a refund of a purchase and reverses its rewards with negative reward events.",
     response: object({ refund: ref("Refund"), reward_events: { type: "array", items: ref("RewardEventDetailed") } }),
     errors: [

@@ -7,6 +7,7 @@ import { text, uuid, uuidArray } from "../validation.ts";
 export const reject_rewards = rpcAction("reject_rewards", {
   auth: true,
   idempotent: true,
+  queuesWebhooks: true,
   schema: z.object({
     channel_id: uuid("channel_id", { required: true }).describe("The channel of the reward events"),
     reward_event_ids: uuidArray("reward_event_ids", 1000, { required: true, ordered: true }).describe(
@@ -15,6 +16,7 @@ export const reject_rewards = rpcAction("reject_rewards", {
     reason: text("reason", { required: true }).describe("Why; returned as rejection_reason"),
   }),
   doc: {
+    resource: "rewards",
     summary: "The receiving company rejects reward events of a channel (never paid); those in a payout are skipped.",
     response: ref("RewardDecision"),
     errors: [{ status: 403, code: "channel_not_accessible", message: "Channel not accessible" }, {

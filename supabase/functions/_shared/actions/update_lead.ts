@@ -15,6 +15,7 @@ export const update_lead = rpcAction("update_lead", {
     },
   ),
   doc: {
+    resource: "leads",
     summary: "Changes some of a lead's fields (null clears one) and upserts its property values.",
     response: object({ lead: ref("Lead") }),
     errors: [{ status: 400, code: "invalid_request", message: "No fields to update" }, {

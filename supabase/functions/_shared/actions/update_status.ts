@@ -16,6 +16,7 @@ export const update_status = rpcAction("update_status", {
     old_status_id: uuid("old_status_id").describe("Recorded on the event only"),
   }),
   doc: {
+    resource: "leads",
     summary: "Moves a lead to the status of that name on its channel: event, status rewards and webhook.",
     response: object({ lead: ref("LeadStatusChange") }),
     errors: [

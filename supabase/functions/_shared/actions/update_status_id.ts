@@ -16,6 +16,7 @@ export const update_status_id = rpcAction("update_status_id", {
     old_status_id: uuid("old_status_id").describe("Recorded on the event only"),
   }),
   doc: {
+    resource: "leads",
     summary: "Moves a lead to a status of its channel by the status id, as update_status does.",
     response: object({ lead: ref("LeadStatusChange") }),
     errors: [{ status: 403, code: "lead_not_accessible", message: "Lead not accessible" }, {

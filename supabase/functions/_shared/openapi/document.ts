@@ -1,17 +1,16 @@
 // The OpenAPI 3.1 document of the API, generated at run time from the action registry: each
 // action's fields come from its zod schema (the JSON Schema each field builder of
-// validation.ts attaches), its summary, success body, errors and example from its `doc`. So a
-// new action appears here as soon as it is in the registry, and no copy is kept by hand.
+// validation.ts attaches), its summary, resource, success body, errors and example from its
+// `doc`. So a new action appears here as soon as it is in the registry, and no copy is kept by hand.
 //
-// Why one POST operation whose body is a discriminated union (oneOf + discriminator on
-// `action`, one named schema per action): the API really is one URL that dispatches on a body
-// field (docs/guide.md, "Calling the API"), and this is the shape OpenAPI has for it. Validators and JSON Schema tools
-// check it as is, code generators turn it into a tagged union (openapi-typescript: one type per
-// action), and renderers show the discriminator as a choice of action. The alternative, one
-// pseudo-path per action (`/openapi-operations#create_purchase`), is not a valid path, and
-// clients generated from it would call URLs that do not exist.
+// Two forms of the same actions. The single URL (the original platform's contract) is one POST
+// operation whose body is a discriminated union (oneOf + discriminator on `action`, one named
+// schema per action): the shape OpenAPI has for one URL that dispatches on a body field. And one
+// operation per action at `…/openapi-operations/<action>` (API.md §8), with its own request,
+// 200 and error schemas and a tag per resource, from which code generators build one typed
+// method per action (docs/guide.md, "Generated clients").
 import { z } from "zod/v4";
-import type { Action, ErrorDoc } from "../action.ts";
+import { type Action, type ErrorDoc, RESOURCES } from "../action.ts";
 import { fieldDocs, type JsonSchema } from "../validation.ts";
 import { object, SHAPES } from "./shapes.ts";
 
@@ -21,13 +20,19 @@ const API_VERSION = "1.0.0";
 /** The path of the function, as the document's paths name it under each server. */
 const PATH = "/openapi-operations";
 
+const INVALID_JSON: ErrorDoc = { status: 400, code: "invalid_json", message: "Invalid JSON body" };
 const COMMON_ERRORS: ErrorDoc[] = [
-  { status: 400, code: "invalid_json", message: "Invalid JSON body" },
-  { status: 400, code: "action_required", message: "action required" },
-  { status: 400, code: "unknown_action", message: "Unknown action: <value>" },
   { status: 413, code: "payload_too_large", message: "Request body too large" },
   { status: 500, code: "internal_error", message: "Internal server error" },
   { status: 503, code: "service_unavailable", message: "Service unavailable" },
+];
+// How the action is found: on the single URL from the body, on its own path from the path.
+const SINGLE_URL_ERRORS: ErrorDoc[] = [
+  { status: 400, code: "action_required", message: "action required" },
+  { status: 400, code: "unknown_action", message: "Unknown action: <value>" },
+];
+const ACTION_PATH_ERRORS: ErrorDoc[] = [
+  { status: 400, code: "action_mismatch", message: "action does not match the path" },
 ];
 const AUTH_ERRORS: ErrorDoc[] = [{ status: 401, code: "invalid_api_key", message: "Invalid API key" }];
 const IDEMPOTENCY_ERRORS: ErrorDoc[] = [
@@ -37,6 +42,14 @@ const IDEMPOTENCY_ERRORS: ErrorDoc[] = [
 
 const METHOD_NOT_ALLOWED: ErrorDoc = { status: 405, code: "method_not_allowed", message: "Method not allowed" };
 const SWEEP_UNAUTHORIZED: ErrorDoc = { status: 401, code: "invalid_sweep_secret", message: "Invalid sweep secret" };
+// The Stripe route's errors (stripe.ts): a signature that does not verify, a connection that does not exist, an
+// event without id or type, then the function's own.
+const STRIPE_ERRORS: ErrorDoc[] = [
+  { status: 400, code: "invalid_signature", message: "Invalid signature" },
+  { status: 400, code: "invalid_event", message: "Invalid event" },
+  { status: 404, code: "connection_not_found", message: "Connection not found" },
+  ...COMMON_ERRORS,
+];
 
 const STATUS_TEXT: Record<number, string> = {
   400: "Bad request",
@@ -92,9 +105,11 @@ function describeFields(schema: z.ZodType): Described {
   return described;
 }
 
-// Every error an action can answer, §2's included, without duplicates.
-function actionErrors(action: Action, fieldErrors: string[]): ErrorDoc[] {
+// Every error an action can answer in one form, §2's included, without duplicates.
+function actionErrors(action: Action, fieldErrors: string[], form: ErrorDoc[]): ErrorDoc[] {
   const errors: ErrorDoc[] = [
+    INVALID_JSON,
+    ...form,
     ...COMMON_ERRORS,
     ...(action.auth ? AUTH_ERRORS : []),
     ...(action.idempotent ? IDEMPOTENCY_ERRORS : []),
@@ -154,7 +169,14 @@ function accessSentences(action: Action): string[] {
   ];
 }
 
-function requestSchema(name: string, action: Action, fields: Described, errors: ErrorDoc[]): JsonSchema {
+// An action's request body: on the single URL `action` is required; on the action's own path it may be
+// left out (and must name the action when sent).
+function requestSchema(
+  name: string,
+  action: Action,
+  fields: Described,
+  form: { actionRequired: boolean; errors: ErrorDoc[] },
+): JsonSchema {
   const doc = action.doc;
   const lines = [
     doc?.summary ?? "",
@@ -165,37 +187,92 @@ function requestSchema(name: string, action: Action, fields: Described, errors: 
     type: "object",
     title: name,
     description: lines.join(" "),
-    required: ["action", ...fields.required],
+    required: [...(form.actionRequired ? ["action"] : []), ...fields.required],
     properties: {
-      action: { type: "string", const: name },
+      action: {
+        type: "string",
+        const: name,
+        ...(form.actionRequired ? {} : { description: "Optional here: the path names the action" }),
+      },
       ...fields.properties,
     },
     ...(doc?.rule ? { allOf: [doc.rule] } : {}),
-    examples: [{ action: name, ...(doc?.example ?? fields.example) }],
+    examples: [{ ...(form.actionRequired ? { action: name } : {}), ...(doc?.example ?? fields.example) }],
     "x-api-key-required": action.auth,
     "x-idempotent": action.idempotent,
-    "x-errors": errors,
+    "x-errors": form.errors,
   };
 }
 
-function actionTag(name: string, action: Action, errors: ErrorDoc[]): JsonSchema {
-  const doc = action.doc;
+/** The operationId of an action's own operation: its name in camelCase (`create_purchase` → `createPurchase`). */
+export function operationId(name: string): string {
+  return name.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+// An error response of one status, its body the given schema.
+function errorResponse(status: number, schema: string): JsonSchema {
   return {
-    name,
-    "x-traitTag": true,
+    description: STATUS_TEXT[status] ?? "Error",
+    headers: {
+      "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" },
+      // Both always carry it: the database's 503 and the public intake's 429.
+      ...(status === 503 || status === 429 ? { "Retry-After": { $ref: "#/components/headers/Retry-After" } } : {}),
+    },
+    content: { "application/json": { schema: { $ref: `#/components/schemas/${schema}` } } },
+  };
+}
+
+const SUCCESS_HEADERS = {
+  "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" },
+  "Idempotent-Replayed": { $ref: "#/components/headers/Idempotent-Replayed" },
+};
+
+// The action's own operation, `POST …/openapi-operations/<action>`: its request, its 200, its errors.
+function actionOperation(name: string, action: Action, errors: ErrorDoc[]): JsonSchema {
+  const doc = action.doc;
+  const statuses = [...new Set(errors.map((e) => e.status))].sort();
+  return {
+    tags: [doc?.resource ?? "other"],
+    operationId: operationId(name),
+    summary: name,
     description: [
       doc?.summary ?? "",
-      ...accessSentences(action),
-      `### Request\n\n<SchemaDefinition schemaRef="#/components/schemas/${name}" />`,
-      `### Response 200\n\n<SchemaDefinition schemaRef="#/components/schemas/${name}_response" />`,
+      [
+        ...accessSentences(action),
+        `The same as posting \`{"action": "${name}", …}\` to the single URL: same checks, answers and ` +
+        "Idempotency-Key (a retry on either form replays).",
+      ].filter(Boolean).join(" "),
+      typeof doc?.rule?.description === "string" ? `Rule: ${doc.rule.description}.` : "",
       `### Errors\n\n${markdownErrors(errors)}`,
     ].filter(Boolean).join("\n\n"),
+    security: action.auth ? [{ ApiKey: [] }] : [],
+    parameters: [
+      ...(action.idempotent ? [{ $ref: "#/components/parameters/Idempotency-Key" }] : []),
+      { $ref: "#/components/parameters/X-Request-Id" },
+    ],
+    requestBody: {
+      required: true,
+      content: { "application/json": { schema: { $ref: `#/components/schemas/${name}_request` } } },
+    },
+    responses: {
+      200: {
+        description: `The ${name} answer`,
+        headers: SUCCESS_HEADERS,
+        content: { "application/json": { schema: { $ref: `#/components/schemas/${name}_response` } } },
+      },
+      ...Object.fromEntries(statuses.map((status) => [String(status), errorResponse(status, `${name}_error`)])),
+    },
   };
 }
 
-const OVERVIEW = `One URL, one JSON body: \`{"action": "<name>", …fields}\` posted to \`${PATH}\`.
-The body is a union on \`action\`: pick the action in the request body below, or read each
-action's own section. Unknown extra fields are ignored.
+const OVERVIEW = `Two forms of the same actions, with the same checks and answers:
+
+- **One operation per action**: \`POST ${PATH}/<action>\` (e.g. \`${PATH}/create_purchase\`) with the
+  action's fields as the body (\`action\` may be left out; when sent it must name the path's action,
+  else 400 \`action_mismatch\`). Listed below by resource; code generators make one typed method of each.
+- **The single URL** (the compatibility form): \`{"action": "<name>", …fields}\` posted to \`${PATH}\`.
+
+Unknown extra fields are ignored.
 
 - **Auth**: header \`X-Api-Key\` on every action except \`lead_external\`.
 - **Success**: 200 with the action's JSON body; clients ignore keys they do not know.
@@ -204,45 +281,57 @@ action's own section. Unknown extra fields are ignored.
   access, 503 database (with \`Retry-After: 1\`). A path under the function that this document does
   not name answers 404 \`not_found\`.
 - **Retries**: authenticated writes take \`Idempotency-Key\` (1-255 printable ASCII): the same key
-  and request replays the stored answer with \`Idempotent-Replayed: true\` and writes nothing.
+  and request replays the stored answer with \`Idempotent-Replayed: true\` and writes nothing, whichever
+  form each attempt used.
 - **Money** is a JSON number or decimal string, 0 to 10^12, stored exactly and answered with its
   exact digits; **timestamps** are ISO 8601, answered as UTC with milliseconds.
-- Every response carries \`X-Request-Id\` (yours when you send one of 1-128 printable characters).`;
+- Every response carries \`X-Request-Id\` (yours when you send one of 1-128 printable characters).
+
+### Money from JavaScript
+
+A JavaScript number keeps about 15 significant digits, so \`2852199.999999999999\` becomes
+\`2852200\`. To keep amounts exact, send them as decimal strings (\`"purchase_amount": "12500.50"\`),
+and read answers with a JSON parser that keeps big numbers: \`JSON.parse\` with the reviver's
+\`context.source\` (Node 21+, Deno, current browsers), or a library such as \`lossless-json\`:
+
+\`\`\`js
+const exact = (key, value, context) =>
+  typeof value === "number" && String(value) !== context.source ? context.source : value;
+const body = JSON.parse(await response.text(), exact); // "12500.50" stays "12500.50"
+\`\`\``;
 
 function buildDocument(actions: Readonly<Record<string, Action>>): JsonSchema {
   const names = Object.keys(actions).sort();
   const schemas: Record<string, JsonSchema> = { ...SHAPES };
-  const tags: JsonSchema[] = [];
   const examples: Record<string, JsonSchema> = {};
   const allErrors: ErrorDoc[] = [];
+  const actionPaths: Record<string, JsonSchema> = {};
   for (const name of names) {
     const action = actions[name];
     const fields = describeFields(action.schema);
-    const errors = actionErrors(action, fields.fieldErrors);
-    schemas[name] = requestSchema(name, action, fields, errors);
+    const errors = actionErrors(action, fields.fieldErrors, SINGLE_URL_ERRORS);
+    const pathErrors = actionErrors(action, fields.fieldErrors, ACTION_PATH_ERRORS);
+    schemas[name] = requestSchema(name, action, fields, { actionRequired: true, errors });
+    schemas[`${name}_request`] = requestSchema(name, action, fields, { actionRequired: false, errors: pathErrors });
     schemas[`${name}_response`] = {
       ...(action.doc?.response ?? { type: "object" }),
       title: `${name} response`,
     };
-    tags.push(actionTag(name, action, errors));
+    schemas[`${name}_error`] = { ...errorSchema(pathErrors), title: `${name} error` };
+    actionPaths[`${PATH}/${name}`] = { post: actionOperation(name, action, pathErrors) };
     examples[name] = { summary: name, value: (schemas[name].examples as unknown[])[0] };
     allErrors.push(...errors);
   }
   const statuses = [...new Set(allErrors.map((e) => e.status))].sort();
-  const errorResponses = Object.fromEntries(statuses.map((status) => {
-    return [String(status), {
-      description: STATUS_TEXT[status] ?? "Error",
-      headers: {
-        "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" },
-        // Both always carry it: the database's 503 and the public intake's 429.
-        ...(status === 503 || status === 429 ? { "Retry-After": { $ref: "#/components/headers/Retry-After" } } : {}),
-      },
-      content: { "application/json": { schema: { $ref: `#/components/schemas/Error${status}` } } },
-    }];
-  }));
+  const errorResponses = Object.fromEntries(
+    statuses.map((status) => [String(status), errorResponse(status, `Error${status}`)]),
+  );
   for (const status of statuses) schemas[`Error${status}`] = errorSchema(allErrors.filter((e) => e.status === status));
   schemas.Error405 = errorSchema([METHOD_NOT_ALLOWED]);
   schemas.SweepError401 = errorSchema([SWEEP_UNAUTHORIZED]);
+  for (const status of [...new Set(STRIPE_ERRORS.map((e) => e.status))]) {
+    schemas[`StripeError${status}`] = errorSchema(STRIPE_ERRORS.filter((e) => e.status === status));
+  }
   // Any method but the path's own answers 405 with Allow naming them (the handler's check 1).
   const notAllowed = (allow: string) => ({
     405: {
@@ -305,24 +394,29 @@ function buildDocument(actions: Readonly<Record<string, Action>>): JsonSchema {
       { url: "http://127.0.0.1:8000/functions/v1", description: "Local (`deno task start`)" },
     ],
     tags: [
-      { name: "Endpoint", description: "The one URL every action is posted to." },
-      ...tags,
+      ...RESOURCES.map((name) => ({ name, description: `The actions on ${name}, each at its own path.` })),
+      {
+        name: "Endpoint",
+        description: "The single URL every action can also be posted to, `action` in the body: the compatibility form.",
+      },
       { name: "Reference", description: "This document and its reference page; no API key, no database." },
     ],
     "x-tagGroups": [
-      { name: "API", tags: ["Endpoint"] },
-      { name: "Actions", tags: names },
+      { name: "Actions", tags: [...RESOURCES] },
+      { name: "Single URL", tags: ["Endpoint"] },
       { name: "Reference", tags: ["Reference"] },
     ],
     paths: {
+      ...actionPaths,
       [PATH]: {
         post: {
           tags: ["Endpoint"],
           operationId: "callAction",
-          summary: "Call an action",
+          summary: "Call an action (compatibility form)",
           description: [
-            "The body's `action` selects one of these actions; each has its own section with its fields, " +
-            "success body and errors:",
+            "The compatibility form of every action (the original platform's single URL): the body's `action` " +
+            "selects one of these, each of which is also its own operation at `" + PATH + "/<action>`, " +
+            "with its fields, success body and errors:",
             ...names.map((name) => `- \`${name}\`: ${actions[name].doc?.summary ?? ""}`),
             "",
             `No API key: ${publicActions.map((n) => `\`${n}\``).join(", ") || "none"}. ` +
@@ -346,11 +440,8 @@ function buildDocument(actions: Readonly<Record<string, Action>>): JsonSchema {
           },
           responses: {
             200: {
-              description: "The action's success body (see the action's section)",
-              headers: {
-                "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" },
-                "Idempotent-Replayed": { $ref: "#/components/headers/Idempotent-Replayed" },
-              },
+              description: "The action's success body (see the action's operation)",
+              headers: SUCCESS_HEADERS,
               content: { "application/json": { schema: { $ref: "#/components/schemas/ActionResponse" } } },
             },
             ...errorResponses,
@@ -393,6 +484,65 @@ function buildDocument(actions: Readonly<Record<string, Action>>): JsonSchema {
               headers: { "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" } },
               content: { "application/json": { schema: { $ref: "#/components/schemas/SweepError401" } } },
             },
+            ...notAllowed("POST, OPTIONS"),
+          },
+        },
+      },
+      [`${PATH}/stripe/{connection_id}`]: {
+        post: {
+          tags: ["stripe"],
+          operationId: "stripeWebhook",
+          summary: "Stripe's webhook endpoint of a connection (connect_stripe)",
+          description: [
+            "Where Stripe sends a connected account's events. Each request is verified with the connection's " +
+            "signing secret (the `Stripe-Signature` header, 5 minutes of tolerance) and each event id is processed " +
+            "once, in one transaction: `checkout.session.completed` (paid, payment mode) and `invoice.paid` (above " +
+            "0) record a purchase, `refund.created` / `refund.updated` (succeeded) and `charge.refunded` a refund of " +
+            "exactly that refund's amount, `invoice_payment.paid` links an invoice to its payment, a Checkout " +
+            "session in subscription mode attributes its customer; a sale without a lead, with several, in another " +
+            "currency or of a shape not understood is kept as an unmatched sale (get_unmatched_sales); any other " +
+            "event is recorded as ignored. No API key: the signature authenticates.",
+            `### Errors\n\n${markdownErrors(STRIPE_ERRORS)}`,
+          ].join("\n\n"),
+          security: [],
+          parameters: [
+            {
+              name: "connection_id",
+              in: "path",
+              required: true,
+              description: "The connection's id, as connect_stripe answered it",
+              schema: { type: "string", format: "uuid" },
+            },
+            {
+              name: "Stripe-Signature",
+              in: "header",
+              required: true,
+              description: "Stripe's signature of the body",
+              schema: { type: "string" },
+            },
+            { $ref: "#/components/parameters/X-Request-Id" },
+          ],
+          requestBody: {
+            required: true,
+            description: "A Stripe event object, exactly as Stripe sent it (the signature covers the raw bytes)",
+            content: { "application/json": { schema: { type: "object" } } },
+          },
+          responses: {
+            200: {
+              description: "The event is processed (or was before)",
+              headers: { "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" } },
+              content: {
+                "application/json": {
+                  schema: { $ref: "#/components/schemas/StripeEventReceived" },
+                },
+              },
+            },
+            ...Object.fromEntries(
+              [...new Set(STRIPE_ERRORS.map((e) => e.status))].map((status) => [
+                String(status),
+                errorResponse(status, `StripeError${status}`),
+              ]),
+            ),
             ...notAllowed("POST, OPTIONS"),
           },
         },

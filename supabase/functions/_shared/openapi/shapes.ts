@@ -29,7 +29,8 @@ export function ref(name: string): JsonSchema {
 const uuid: JsonSchema = { type: "string", format: "uuid" };
 const money: JsonSchema = {
   type: "number",
-  description: "Written with exactly the stored digits: no float rounding, no exponent",
+  description: "Written with exactly the stored digits: no float rounding, no exponent. From JavaScript, read it " +
+    "with a JSON parser that keeps big numbers (see Money from JavaScript)",
 };
 const timestamp: JsonSchema = {
   type: "string",
@@ -207,6 +208,50 @@ export const SHAPES = {
         description: "Reward events left as they are, with their status",
       },
     }),
+  },
+  StripeConnection: {
+    ...object({
+      id: uuid,
+      company_id: uuid,
+      channel_id: uuid,
+      created_at: timestamp,
+      endpoint: {
+        type: "string",
+        description: "The path to append to the project's URL and paste into Stripe's webhook settings",
+      },
+      disconnected_at: nullable(timestamp),
+    }),
+    description: "A Stripe account's webhook endpoint for a channel; its signing secret is never shown",
+  },
+  StripeEventReceived: {
+    ...object({
+      received: { type: "boolean", const: true },
+      event_id: { type: "string" },
+      outcome: {
+        type: "string",
+        enum: ["purchase", "refund", "unmatched", "attributed", "linked", "pending", "refused", "ignored", "duplicate"],
+      },
+      detail: { ...nullable({ type: "string" }), description: "Why, where the outcome needs a reason" },
+    }),
+    description: "The Stripe route's answer: what the event did (duplicate: processed before)",
+  },
+  UnmatchedSale: {
+    ...object({
+      id: uuid,
+      created_at: timestamp,
+      channel_id: uuid,
+      status: { type: "string", enum: ["unmatched", "attached", "dismissed"] },
+      reason: { type: "string", enum: ["no_lead", "multiple_leads", "currency", "unknown_shape"] },
+      external_id: { ...nullable({ type: "string" }), description: "The invoice or payment intent id" },
+      amount: { ...nullable(money), description: "In the currency's units, converted from Stripe's minor units" },
+      currency: nullable({ type: "string" }),
+      customer: nullable({ type: "string" }),
+      email: nullable({ type: "string" }),
+      stripe_event_id: { type: "string" },
+      purchase_id: nullable(uuid),
+      dismiss_reason: nullable(text),
+    }),
+    description: "A sale from Stripe that could not be recorded on its own, with its reason",
   },
   NextCursor: {
     ...nullable({ type: "string" }),
