@@ -20,7 +20,7 @@ import { benchCompare, benchScale, REFERENCE_DIR } from "./bench_compare.ts";
 import { benchWebhooks } from "./bench_webhooks.ts";
 import { benchInstructions } from "./bench_instructions.ts";
 import { benchImport } from "./bench_import.ts";
-import { freePort } from "./cluster.ts";
+import { startServer } from "./cluster.ts";
 import { openDatabase } from "./database.ts";
 
 const args = parseArgs({
@@ -121,21 +121,7 @@ if (action === "create_purchase") {
 }
 await sql.end();
 
-const port = freePort();
-const server = new Deno.Command(Deno.execPath(), {
-  args: ["run", "--allow-all", new URL("./serve.ts", import.meta.url).pathname],
-  env: { DATABASE_URL: database.url, PORT: String(port) },
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-// Wait for the server to listen, then keep draining its output.
-const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-for (let out = ""; !out.includes("listening");) out += (await reader.read()).value ?? "";
-(async () => {
-  while (!(await reader.read()).done);
-})();
-
-const url = `http://127.0.0.1:${port}/functions/v1/openapi-operations`;
+const { process: server, api: url } = await startServer(database.url);
 const headers = { "Content-Type": "application/json", "X-Api-Key": key.api_key as string };
 
 let requestNumber = 0;

@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import * as ops from "./admin_ops.ts";
-import { freePort } from "./cluster.ts";
+import { startServer } from "./cluster.ts";
 import { openDatabase } from "./database.ts";
 import { pathsOf } from "./import.ts";
 
@@ -69,19 +69,9 @@ try {
   out.close();
   const fileBytes = (await Deno.stat(file)).size;
 
-  const port = freePort();
-  server = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", new URL("./serve.ts", import.meta.url).pathname],
-    env: { DATABASE_URL: database.url, PORT: String(port) },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  for (let text = ""; !text.includes("listening");) text += (await reader.read()).value ?? "";
-  (async () => {
-    while (!(await reader.read()).done);
-  })();
-  const api = `http://127.0.0.1:${port}/functions/v1/openapi-operations`;
+  const started = await startServer(database.url);
+  server = started.process;
+  const api = started.api;
 
   // One run of the import as a process; with `killAfter`, SIGKILL once that many rows are acknowledged.
   const run = async (label: string, killAfter: number | null) => {

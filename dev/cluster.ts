@@ -143,3 +143,23 @@ export async function startCluster(
     stop: () => run(ctl, ["-D", dataDir, "-m", "fast", "-w", "stop"], { asPostgres: true }),
   };
 }
+
+/**
+ * `dev/serve.ts` as a process of its own on `databaseUrl` and a free port, for the benches: resolves once it
+ * listens (its output drained from then on) with the process and the function's URL.
+ */
+export async function startServer(databaseUrl: string): Promise<{ process: Deno.ChildProcess; api: string }> {
+  const port = freePort();
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", new URL("./serve.ts", import.meta.url).pathname],
+    env: { DATABASE_URL: databaseUrl, PORT: String(port) },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  for (let out = ""; !out.includes("listening");) out += (await reader.read()).value ?? "";
+  (async () => {
+    while (!(await reader.read()).done);
+  })();
+  return { process, api: `http://127.0.0.1:${port}/functions/v1/openapi-operations` };
+}
