@@ -236,37 +236,41 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
     return result;
   }
 
+  // A route's answer, or its error's: an ApiError as itself, anything else logged and answered 500 without internals.
+  async function answered(
+    headers: { "X-Request-Id": string },
+    route: () => Response | Promise<Response>,
+  ): Promise<Response> {
+    try {
+      return await route();
+    } catch (error) {
+      if (error instanceof ApiError) return errorResponse(error, headers);
+      logError(headers["X-Request-Id"], error);
+      return errorResponse(INTERNAL_ERROR, headers);
+    }
+  }
+
   function methodNotAllowed(headers: { "X-Request-Id": string }, allow: string): Response {
     return errorResponse(new ApiError(405, "method_not_allowed", "Method not allowed", { Allow: allow }), headers);
   }
 
   return async function handler(req: Request, info?: ConnectionInfo): Promise<Response> {
-    const requestId = requestIdOf(req);
-    const headers = { "X-Request-Id": requestId };
+    const headers = { "X-Request-Id": requestIdOf(req) };
     // A preflight answer has no body, so no Content-Type.
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: { ...CORS_HEADERS, ...headers } });
     const path = new URL(req.url).pathname;
     if (SWEEP_PATH.test(path)) {
       if (req.method !== "POST") return methodNotAllowed(headers, "POST, OPTIONS");
-      try {
-        return sweepWebhooks(req, headers);
-      } catch (error) {
-        logError(requestId, error);
-        return errorResponse(INTERNAL_ERROR, headers);
-      }
+      return await answered(headers, () => sweepWebhooks(req, headers));
     }
     const stripeConnection = STRIPE_PATH.exec(path)?.[1];
     if (stripeConnection !== undefined) {
       if (req.method !== "POST") return methodNotAllowed(headers, "POST, OPTIONS");
-      try {
+      return await answered(headers, async () => {
         const signature = req.headers.get("stripe-signature");
         const { body } = await stripeEvent(deps.db, stripeConnection, await readBody(req), signature);
         return json(200, body, headers);
-      } catch (error) {
-        if (error instanceof ApiError) return errorResponse(error, headers);
-        logError(requestId, error);
-        return errorResponse(INTERNAL_ERROR, headers);
-      }
+      });
     }
     const fromPath = pathAction(path);
     if (!FUNCTION_PATH.test(path) && fromPath === null) {
@@ -278,13 +282,9 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
       return new Response(page.body, { headers: { ...CORS_HEADERS, ...headers, ...page.headers } });
     }
     if (req.method !== "POST") return methodNotAllowed(headers, "POST, OPTIONS");
-    try {
+    return await answered(headers, async () => {
       const { body, replayed } = await dispatch(req, info, fromPath);
       return json(200, body, replayed ? { ...headers, "Idempotent-Replayed": "true" } : headers);
-    } catch (error) {
-      if (error instanceof ApiError) return errorResponse(error, headers);
-      logError(requestId, error);
-      return errorResponse(INTERNAL_ERROR, headers);
-    }
+    });
   };
 }
