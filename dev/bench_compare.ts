@@ -129,7 +129,8 @@ interface PgbenchResult {
   latency_ms: number;
 }
 
-async function pgbench(url: string, script: string, clients: number, seconds: number): Promise<PgbenchResult> {
+/** Runs pgbench with a script file (one transaction each) against url. */
+export async function pgbench(url: string, script: string, clients: number, seconds: number): Promise<PgbenchResult> {
   const u = new URL(url);
   const out = await run("pgbench", [
     "-n",

@@ -11,11 +11,21 @@
 // The SQL share: the database counts the time spent inside public.create_purchase / public.import_purchases
 // (track_functions = 'all', pg_stat_user_functions), reset before each scenario and read after it, so
 // sql_ms_per_call beside wrk's mean latency says how much of an HTTP request is the SQL function itself.
+// Two scenarios without HTTP, by pgbench at `--import-concurrency`, 1,000 sales per transaction: "sql" calls
+// public.import_purchases directly (its rows built in SQL, fresh external_ids from the transaction id), and "floor"
+// writes the same rows as plain INSERTs (a purchase, its event and one reward event per trigger, with the schema's
+// keys and indexes and nothing else: no checks, no answer): the most any batch path that writes these rows can record
+// on this server, so batch_1000_vs_floor says what import_purchases adds to its writes and floor_vs_single bounds
+// the ratio a batch path can reach against single calls here.
+// After the rounds, what the TypeScript side of one 1,000-row request costs in this process (warm, median of 20): the
+// body parsed as the handler parses it, the rows validated, and the database's answer compacted.
 // Prints one JSON line per round and scenario, then the ratios of rows/s against single calls.
 import postgres from "postgres";
 import type { Database } from "./database.ts";
-import { type CompareOptions, projectFixture, ratio, startServer, wrkScript } from "./bench_compare.ts";
+import { type CompareOptions, pgbench, projectFixture, ratio, startServer, wrkScript } from "./bench_compare.ts";
 import * as ops from "./admin_ops.ts";
+import { compactJson, hasDuplicateMember, parseExact } from "../supabase/functions/_shared/exact_json.ts";
+import { actions } from "../supabase/functions/_shared/registry.ts";
 
 const BATCHES = [10, 100, 1000];
 const RUN = `b${Date.now().toString(36)}r`;
@@ -57,6 +67,75 @@ function response(status, headers, body)
   end
 end
 `;
+}
+
+// The pgbench scripts of the two scenarios without HTTP: 1,000 sales per transaction on the fixture's channel, its
+// leads in turn, external_ids unique to the run and the transaction.
+function sqlScripts(keyHash: string, channel: Channel, leads: string[], run: string) {
+  const lead = `('{${leads.join(",")}}'::uuid[])[i % ${leads.length} + 1]`;
+  const externalId = `'${run}-' || pg_current_xact_id() || '-' || i`;
+  const sql = `select public.import_purchases('${keyHash}', jsonb_build_object('channel_id', '${channel.id}',
+  'purchases', (select jsonb_agg(jsonb_build_object('lead_id', ${lead}, 'purchase_amount', '129.99',
+    'external_id', ${externalId})) from generate_series(1, 1000) i)))::text;\n`;
+  const floor = `with p as (
+  insert into public.purchases (leads_id, channels_id, purchase_amount, companies_id, external_id)
+  select ${lead}, '${channel.id}', 129.99, '${channel.receiving_id}', ${externalId} from generate_series(1, 1000) i
+  returning id, leads_id, purchase_amount
+), e as (
+  insert into public.events (category, channels_id, leads_id, purchases_id, companies_id, data)
+  select 'purchase', '${channel.id}', p.leads_id, p.id, '${channel.receiving_id}',
+    jsonb_build_object('purchase_amount', p.purchase_amount, 'currency', '${channel.currency}')
+  from p
+  returning id, leads_id, purchases_id
+)
+insert into public.reward_events (reward_triggers_id, channels_id, leads_id, purchases_id, events_id, amount, currency,
+  reward_type, rate, base_amount, beneficiary_companies_id)
+select t.id, '${channel.id}', e.leads_id, e.purchases_id, e.id,
+  round(case t.reward_type when 'fixed' then t.amount else 129.99 * t.amount / 100 end, 2), '${channel.currency}',
+  t.reward_type, case when t.reward_type = 'percentage' then t.amount end, 129.99, '${channel.referring_id}'
+from e cross join public.reward_triggers t
+where t.channels_id = '${channel.id}' and t.trigger = 'purchase' and t.status = 'Active';\n`;
+  return { sql, floor };
+}
+
+// Milliseconds of one call of `f`: the median of 20 after 5 to warm up.
+function medianMs(f: () => unknown): number {
+  for (let i = 0; i < 5; i++) f();
+  const times = Array.from({ length: 20 }, () => {
+    const start = performance.now();
+    f();
+    return performance.now() - start;
+  }).sort((a, b) => a - b);
+  return Math.round(times[10] * 100) / 100;
+}
+
+// The TypeScript side of one 1,000-row request: a body as the bench sends it, and a real answer of the database.
+async function typescriptCost(sql: postgres.Sql, keyHash: string, channelId: string, leads: string[], run: string) {
+  const rows = 1000;
+  const purchases = Array.from({ length: rows }, (_, i) => ({
+    lead_id: leads[i % leads.length],
+    purchase_amount: "129.99",
+    external_id: `${run}-ts-${i}`,
+  }));
+  const text = JSON.stringify({ action: "import_purchases", channel_id: channelId, purchases });
+  const body = parseExact(text) as Record<string, unknown>;
+  const [{ answer }] = await sql`
+    select public.import_purchases(${keyHash}, ${sql.json({ channel_id: channelId, purchases })})::text as answer`;
+  return {
+    measure: `TypeScript of one ${rows}-row request in this process (median ms of 20, warm)`,
+    parse_ms: medianMs(() => parseExact(text)),
+    duplicate_member_check_ms: medianMs(() => hasDuplicateMember(text)),
+    validate_ms: medianMs(() => actions.import_purchases.schema.safeParse(body)),
+    compact_answer_ms: medianMs(() => compactJson(answer)),
+    answer_kb: Math.round(answer.length / 1024),
+  };
+}
+
+interface Channel {
+  id: string;
+  receiving_id: string;
+  referring_id: string;
+  currency: string;
 }
 
 /** The import benchmark; prints one JSON line per round and scenario, then the comparison. */
@@ -118,27 +197,63 @@ export async function benchImport(
       rows_written: written,
     };
   };
+  // A scenario without HTTP: pgbench runs `script` (1,000 sales per transaction) at --import-concurrency.
+  const [channel] = await sql<Channel[]>`
+    select id, receiving_id, referring_id, currency from public.channels where id = ${fixture.channelId}`;
+  const measureSql = async (scenario: "sql" | "floor", seconds: number) => {
+    const run = `${RUN}${++runs}`;
+    const file = await Deno.makeTempFile({ suffix: ".sql" });
+    await Deno.writeTextFile(file, sqlScripts(fixture.keyHash, channel, leads, run)[scenario]);
+    try {
+      const result = await pgbench(database.url, file, o.importConcurrency, seconds);
+      const [{ written }] = await sql`
+        select count(*)::int as written from public.purchases where external_id like ${run + "-%"}`;
+      return {
+        scenario: scenario === "sql"
+          ? "public.import_purchases by pgbench, 1000 rows per call, no HTTP"
+          : "floor: the same rows by plain INSERTs (pgbench, 1000 sales per transaction)",
+        concurrency: o.importConcurrency,
+        rows_per_request: 1000,
+        rows_per_s: Math.round(result.tps * 1000),
+        latency_ms: result.latency_ms,
+        rows_written: written,
+      };
+    } finally {
+      await Deno.remove(file);
+    }
+  };
   try {
     const scenarios = [0, ...BATCHES];
+    const sqlScenarios = ["sql", "floor"] as const;
     for (const rows of scenarios) await measure(rows, 2);
-    const best = new Map<number, number>();
+    for (const scenario of sqlScenarios) await measureSql(scenario, 2);
+    const best = new Map<number | string, number>();
+    const report = (round: number, result: { rows_per_s: number }, key: number | string) => {
+      best.set(key, Math.max(best.get(key) ?? 0, result.rows_per_s));
+      console.log(JSON.stringify({
+        round,
+        database: database.embedded ? "embedded PostgreSQL 17" : "DATABASE_URL",
+        ...result,
+      }));
+    };
     for (let round = 1; round <= o.rounds; round++) {
-      for (const rows of scenarios) {
-        const result = await measure(rows, o.seconds);
-        best.set(rows, Math.max(best.get(rows) ?? 0, result.rows_per_s));
-        console.log(JSON.stringify({
-          round,
-          database: database.embedded ? "embedded PostgreSQL 17" : "DATABASE_URL",
-          ...result,
-        }));
-      }
+      for (const rows of scenarios) report(round, await measure(rows, o.seconds), rows);
+      for (const scenario of sqlScenarios) report(round, await measureSql(scenario, o.seconds), scenario);
     }
     const single = best.get(0)!;
     console.log(JSON.stringify({
       measure: "rows/s against single create_purchase calls (best round of each)",
       single_rows_per_s: single,
       ...Object.fromEntries(BATCHES.map((rows) => [`batch_${rows}_vs_single`, ratio(best.get(rows)!, single)])),
+      sql_1000_rows_per_s: best.get("sql"),
+      floor_rows_per_s: best.get("floor"),
+      batch_1000_vs_sql_1000: ratio(best.get(1000)!, best.get("sql")!),
+      batch_1000_vs_floor: ratio(best.get(1000)!, best.get("floor")!),
+      floor_vs_single: ratio(best.get("floor")!, single),
     }));
+    console.log(
+      JSON.stringify(await typescriptCost(sql, fixture.keyHash, fixture.channelId, leads, `${RUN}${++runs}`)),
+    );
   } finally {
     await server.stop();
     await sql.end();
