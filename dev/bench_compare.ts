@@ -235,7 +235,11 @@ export async function startServer(script: string, env: Record<string, string>) {
     stderr: "inherit",
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  for (let out = ""; !out.includes("listening");) out += (await reader.read()).value ?? "";
+  for (let out = ""; !out.includes("listening");) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${script} exited before listening (exit code ${(await child.status).code})`);
+    out += value;
+  }
   (async () => {
     while (!(await reader.read()).done);
   })();
