@@ -1,4 +1,4 @@
-// `deno task bench [--action create_purchase|get_leads|webhooks|compare|scale|instructions|import] [--seconds 10] [--concurrency 16] [--rounds 1]`:
+// `deno task bench [--action create_purchase|get_leads|webhooks|compare|scale|instructions|import] [--seconds 10] [--concurrency 16] [--rounds 1] [--before REV]`:
 // throughput and latency over real HTTP. Starts `dev/serve.ts` as a separate process on the
 // configured database (DATABASE_URL, else the embedded one under DATA_DIR, fsync on), builds
 // its own fixtures, warms up, then keeps `concurrency` requests in flight for `seconds` and
@@ -10,6 +10,8 @@
 // webhooks: see bench_webhooks.ts (`--deliveries 5000 --batch 50`).
 // compare, scale: see bench_compare.ts (`--reference dev/bench_reference --pool 5 --size 1000000`); `--pool` is the
 // server's DATABASE_POOL_SIZE, by default the adapter's own default (what a deployed function runs with).
+// compare --before REV: see bench_before.ts (create_purchase of the git revision REV against today's, SQL and HTTP,
+// in one run; `--pool` as for compare).
 // instructions: see bench_instructions.ts (`--calls 200`).
 // import: see bench_import.ts (import_purchases in batches of 10, 100 and 1,000 rows against single create_purchase
 // calls; `--pool` as for compare).
@@ -17,6 +19,7 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import * as ops from "./admin_ops.ts";
 import { benchCompare, benchScale, REFERENCE_DIR } from "./bench_compare.ts";
+import { benchBefore } from "./bench_before.ts";
 import { benchWebhooks } from "./bench_webhooks.ts";
 import { benchInstructions } from "./bench_instructions.ts";
 import { benchImport } from "./bench_import.ts";
@@ -37,12 +40,15 @@ const args = parseArgs({
     size: { type: "string", default: "1000000" },
     calls: { type: "string", default: "200" },
     "import-concurrency": { type: "string", default: "4" },
+    before: { type: "string" },
   },
 });
 const action = args.values.action;
+const before = args.values.before;
 if (!["create_purchase", "get_leads", "webhooks", "compare", "scale", "instructions", "import"].includes(action)) {
   throw new Error(`Unknown --action ${action}`);
 }
+if (before !== undefined && action !== "compare") throw new Error("--before goes only with --action compare");
 // Its own throwaway cluster: single-user PostgreSQL needs the data directory of a stopped server.
 if (action === "instructions") {
   await benchInstructions({ calls: Number(args.values.calls), referenceDir: args.values.reference });
@@ -64,8 +70,9 @@ if (action === "webhooks" || action === "compare" || action === "scale" || actio
   };
   try {
     if (action === "webhooks") await benchWebhooks(database, Number(args.values.deliveries), Number(args.values.batch));
-    else if (action === "compare") await benchCompare(database, options);
-    else if (action === "import") {
+    else if (action === "compare") {
+      await (before === undefined ? benchCompare(database, options) : benchBefore(database, { ...options, before }));
+    } else if (action === "import") {
       await benchImport(database, { ...options, importConcurrency: Number(args.values["import-concurrency"]) });
     } else await benchScale(database, options);
   } finally {

@@ -44,8 +44,14 @@ export const REFERENCE_DB = "openapi_operations_bench_reference";
 /** The reference's schema and call (README.md there), the default of `--reference`. */
 export const REFERENCE_DIR = fileURLToPath(new URL("./bench_reference", import.meta.url));
 
-async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
+/** Runs a command (in cwd, default this process's) to its end; its stdout and stderr, or an error with them. */
+export async function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, env, cwd, stdout: "piped", stderr: "piped" }).output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed:\n${text}`);
   return text;
@@ -55,7 +61,7 @@ export async function has(cmd: string): Promise<boolean> {
   return (await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" }).output()).success;
 }
 
-function withDatabase(url: string, name: string): string {
+export function withDatabase(url: string, name: string): string {
   const u = new URL(url);
   u.pathname = `/${name}`;
   return u.toString();
@@ -118,13 +124,13 @@ export function sqlCall(fn: string, keyHash: string, args: unknown): string {
 }
 
 // A pgbench script of that call.
-async function sqlScript(fn: string, keyHash: string, args: unknown): Promise<string> {
+export async function sqlScript(fn: string, keyHash: string, args: unknown): Promise<string> {
   const file = await Deno.makeTempFile({ suffix: ".sql" });
   await Deno.writeTextFile(file, `${sqlCall(fn, keyHash, args)};\n`);
   return file;
 }
 
-interface PgbenchResult {
+export interface PgbenchResult {
   tps: number;
   latency_ms: number;
 }
@@ -208,7 +214,8 @@ export async function wrkScript(url: string, script: string, clients: number, se
   };
 }
 
-function wrk(url: string, body: string, key: string, clients: number, seconds: number): Promise<WrkResult> {
+/** wrk POSTing body with key as X-Api-Key. */
+export function wrk(url: string, body: string, key: string, clients: number, seconds: number): Promise<WrkResult> {
   return wrkScript(
     url,
     `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n` +
@@ -226,17 +233,23 @@ export async function processUsage(pid: number): Promise<{ cpu_s: number; rss_mb
   return { cpu_s: ticks / 100, rss_mb: Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024 };
 }
 
-// Starts a server script of this directory (serve.ts, or the floor server) and waits until it listens.
-export async function startServer(script: string, env: Record<string, string>) {
+// Starts a server script (serve.ts or the floor server of this directory, or an absolute path, run in cwd: another
+// checkout's serve.ts under its own deno.json) and waits until it listens.
+export async function startServer(script: string, env: Record<string, string>, cwd?: string) {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", new URL(script, import.meta.url).pathname],
     env: { ...env, PORT: String(port) },
+    cwd,
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  for (let out = ""; !out.includes("listening");) out += (await reader.read()).value ?? "";
+  for (let out = ""; !out.includes("listening");) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${script} exited before listening (exit code ${(await child.status).code})`);
+    out += value;
+  }
   (async () => {
     while (!(await reader.read()).done);
   })();

@@ -157,7 +157,11 @@ export async function startServer(databaseUrl: string): Promise<{ process: Deno.
     stderr: "inherit",
   }).spawn();
   const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  for (let out = ""; !out.includes("listening");) out += (await reader.read()).value ?? "";
+  for (let out = ""; !out.includes("listening");) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`dev/serve.ts exited before listening (exit code ${(await process.status).code})`);
+    out += value;
+  }
   (async () => {
     while (!(await reader.read()).done);
   })();
