@@ -1,6 +1,6 @@
 // The composition root both the deployed index.ts and `deno task start` use.
 import assert from "node:assert/strict";
-import { call, DATABASE_URL, testEnv, world } from "./helpers.ts";
+import { call, DATABASE_URL, ops, testEnv, world } from "./helpers.ts";
 import { createApp } from "../supabase/functions/_shared/app.ts";
 
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
@@ -34,6 +34,45 @@ Deno.test("createApp: TRUSTED_PROXY_HOPS chooses which X-Forwarded-For entry the
     assert.equal((await intake("198.51.100.8, 203.0.113.1")).status, 200);
   } finally {
     await app.close();
+    await env.close();
+  }
+});
+
+// A purchase's webhook goes out through createApp's own sweep, which the action asks for and which starts a moment
+// after it (shared with the actions of that moment): no scheduled sweep runs here.
+Deno.test("createApp: an action's webhook is delivered by the sweep it asks for, and close starts a waiting one", async () => {
+  const env = testEnv();
+  const received: string[] = [];
+  const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    received.push(JSON.parse(await req.text()).type);
+    return new Response(null, { status: 204 });
+  });
+  const outbox = (channelId: string) =>
+    env.sql`select type, status from public.webhook_deliveries where channels_id = ${channelId} order by created_at`;
+  try {
+    const w = await world(env.sql);
+    await ops.createTrigger(env.sql, { channel: w.channelId, on: "purchase", reward: "fixed", amount: "100" });
+    await ops.updateChannel(env.sql, { id: w.channelId, webhookMoney: `http://127.0.0.1:${receiver.addr.port}/` });
+    const purchase = { action: "create_purchase", lead_id: w.leadId, purchase_amount: "10" };
+
+    const app = createApp(envOf({ DATABASE_URL, WEBHOOK_ALLOW_PRIVATE_URLS: "true" }));
+    try {
+      assert.equal((await call(app.handler, purchase, { key: w.receiving.key })).status, 200);
+      for (let i = 0; i < 100 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(received, ["purchase.created"]);
+      assert.deepEqual([...await outbox(w.channelId)], [{ type: "purchase.created", status: "delivered" }]);
+    } finally {
+      await app.close();
+    }
+
+    // close right after an action: the sweep the action asked for starts then, and close waits for it.
+    const closing = createApp(envOf({ DATABASE_URL, WEBHOOK_ALLOW_PRIVATE_URLS: "true" }));
+    assert.equal((await call(closing.handler, purchase, { key: w.receiving.key })).status, 200);
+    await closing.close();
+    assert.deepEqual(received, ["purchase.created", "purchase.created"]);
+    assert.deepEqual((await outbox(w.channelId)).map((d) => d.status), ["delivered", "delivered"]);
+  } finally {
+    await receiver.shutdown();
     await env.close();
   }
 });

@@ -1,15 +1,22 @@
 // The one composition root: the deployed index.ts and the local server (`deno task start`)
 // both build the function with createApp, so local runs exercise the deployed code path.
+import { coalesce } from "./coalesce.ts";
 import { dbFromEnv, type EnvReader } from "./db_from_env.ts";
 import { type ConnectionInfo, createHandler } from "./handler.ts";
 import { createWebhookSweeper } from "./webhooks.ts";
+
+/**
+ * How long after an action that may have queued webhook deliveries its sweep starts: the actions of that window share
+ * one sweep (two database calls), which one per action would add to every request.
+ */
+const SWEEP_DELAY_MS = 50;
 
 /** The function, built from its environment. */
 export interface App {
   handler: (req: Request, info?: ConnectionInfo) => Promise<Response>;
   /** Starts a webhook sweep after the response, unless one of this instance is running. */
   sweepInBackground(): void;
-  /** Waits for a running sweep and closes the database connections. */
+  /** Starts a sweep an action asked for, waits for a running sweep and closes the database connections. */
   close(): Promise<void>;
 }
 
@@ -48,9 +55,13 @@ export function createApp(env: EnvReader): App {
     sweeping = sweeper.sweep().finally(() => sweeping = null);
     background(sweeping);
   }
+  const sweepSoon = coalesce(sweepInBackground, SWEEP_DELAY_MS);
   const handler = createHandler({
     db,
-    onWebhooksQueued: sweepInBackground,
+    onWebhooksQueued: () => {
+      const waiting = sweepSoon.request();
+      if (waiting) background(waiting);
+    },
     background,
     sweep: { sweeper, secret: env("WEBHOOK_SWEEP_SECRET") },
     trustedProxyHops: proxyHops(env("TRUSTED_PROXY_HOPS")),
@@ -59,6 +70,7 @@ export function createApp(env: EnvReader): App {
     handler,
     sweepInBackground,
     close: async () => {
+      sweepSoon.flush();
       await sweeping?.catch(() => {});
       await db.close();
     },
