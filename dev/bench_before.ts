@@ -12,7 +12,8 @@
 // - http: the same request driven by wrk through REV's dev/serve.ts (run from the directory, on
 //   BEFORE_DB) and through today's, both with DATABASE_POOL_SIZE=--pool.
 // One JSON line per round and concurrency (--concurrency, then 1): each side's tps and requests/s,
-// the after / before ratios, pgbench's average latency and wrk's p50 and p99. Both servers, the
+// the after / before ratios, pgbench's average latency, wrk's p50 and p99, and each server's CPU time per request (less
+// sensitive than throughput to what else the shared cores run). Both servers, the
 // database and the directory are removed at the end, also after an error.
 import postgres from "postgres";
 import { join } from "node:path";
@@ -23,6 +24,7 @@ import {
   has,
   pgbench,
   type PgbenchResult,
+  processUsage,
   projectFixture,
   purchaseRequest,
   ratio,
@@ -124,7 +126,7 @@ export async function benchBefore(database: Database, o: CompareOptions & { befo
         body,
       });
       if (res.status !== 200) throw new Error(`${serve} answered ${res.status}: ${await res.text()}`);
-      return { url, script, server: server.url, key: fixture.key, body };
+      return { url, script, server: server.url, pid: server.pid, key: fixture.key, body };
     };
     const sides = {
       before: await side(beforeUrl, beforeFixture, join(dir, "dev", "serve.ts"), dir),
@@ -142,9 +144,13 @@ export async function benchBefore(database: Database, o: CompareOptions & { befo
         const sqlOf = {} as Record<Name, PgbenchResult>;
         for (const name of order) sqlOf[name] = await pgbench(sides[name].url, sides[name].script, clients, o.seconds);
         const httpOf = {} as Record<Name, WrkResult>;
+        const cpuOf = {} as Record<Name, number>;
         for (const name of order) {
           const s = sides[name];
+          const start = await processUsage(s.pid);
           httpOf[name] = await wrk(s.server, s.body, s.key, clients, o.seconds);
+          const end = await processUsage(s.pid);
+          cpuOf[name] = Math.round(((end.cpu_s - start.cpu_s) * 1000 / (httpOf[name].rps * o.seconds)) * 1000) / 1000;
         }
         console.log(JSON.stringify({
           round,
@@ -163,6 +169,8 @@ export async function benchBefore(database: Database, o: CompareOptions & { befo
           after_http_p50_ms: httpOf.after.p50_ms,
           before_http_p99_ms: httpOf.before.p99_ms,
           after_http_p99_ms: httpOf.after.p99_ms,
+          before_server_cpu_ms_per_request: cpuOf.before,
+          after_server_cpu_ms_per_request: cpuOf.after,
           before_http_errors: httpOf.before.errors,
           after_http_errors: httpOf.after.errors,
         }));
