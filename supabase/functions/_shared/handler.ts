@@ -254,11 +254,28 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
     return errorResponse(new ApiError(405, "method_not_allowed", "Method not allowed", { Allow: allow }), headers);
   }
 
+  // An action posted to the base path (fromPath null) or to its own path.
+  async function actionRoute(
+    req: Request,
+    info: ConnectionInfo | undefined,
+    headers: { "X-Request-Id": string },
+    fromPath: string | null,
+  ): Promise<Response> {
+    if (req.method !== "POST") return methodNotAllowed(headers, "POST, OPTIONS");
+    return await answered(headers, async () => {
+      const { body, replayed } = await dispatch(req, info, fromPath);
+      return json(200, body, replayed ? { ...headers, "Idempotent-Replayed": "true" } : headers);
+    });
+  }
+
   return async function handler(req: Request, info?: ConnectionInfo): Promise<Response> {
     const headers = { "X-Request-Id": requestIdOf(req) };
     // A preflight answer has no body, so no Content-Type.
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: { ...CORS_HEADERS, ...headers } });
     const path = new URL(req.url).pathname;
+    // The base path first: nearly every call is an action posted there, and matching the other routes first cost it
+    // about 2 µs (bench --action compare --before).
+    if (FUNCTION_PATH.test(path)) return await actionRoute(req, info, headers, null);
     if (SWEEP_PATH.test(path)) {
       if (req.method !== "POST") return methodNotAllowed(headers, "POST, OPTIONS");
       return await answered(headers, () => sweepWebhooks(req, headers));
@@ -273,18 +290,12 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
       });
     }
     const fromPath = pathAction(path);
-    if (!FUNCTION_PATH.test(path) && fromPath === null) {
-      // The OpenAPI document and the reference page (docs/operations.md), before any key or database.
-      const route = describedRoute(path);
-      if (!route) return notFound(req);
-      if (req.method !== "GET") return methodNotAllowed(headers, "GET, OPTIONS");
-      const page = await describedPage(route, actions);
-      return new Response(page.body, { headers: { ...CORS_HEADERS, ...headers, ...page.headers } });
-    }
-    if (req.method !== "POST") return methodNotAllowed(headers, "POST, OPTIONS");
-    return await answered(headers, async () => {
-      const { body, replayed } = await dispatch(req, info, fromPath);
-      return json(200, body, replayed ? { ...headers, "Idempotent-Replayed": "true" } : headers);
-    });
+    if (fromPath !== null) return await actionRoute(req, info, headers, fromPath);
+    // The OpenAPI document and the reference page (docs/operations.md), before any key or database.
+    const route = describedRoute(path);
+    if (!route) return notFound(req);
+    if (req.method !== "GET") return methodNotAllowed(headers, "GET, OPTIONS");
+    const page = await describedPage(route, actions);
+    return new Response(page.body, { headers: { ...CORS_HEADERS, ...headers, ...page.headers } });
   };
 }
