@@ -14,7 +14,8 @@
 // in one run; `--pool` as for compare).
 // instructions: see bench_instructions.ts (`--calls 200`).
 // import: see bench_import.ts (import_purchases in batches of 10, 100 and 1,000 rows against single create_purchase
-// calls; `--pool` as for compare).
+// calls, and without HTTP: import_purchases by pgbench and the floor of the same rows by plain INSERTs; `--pool` as for
+// compare).
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import * as ops from "./admin_ops.ts";
