@@ -14,9 +14,9 @@ const SWEEP_DELAY_MS = 50;
 /** The function, built from its environment. */
 export interface App {
   handler: (req: Request, info?: ConnectionInfo) => Promise<Response>;
-  /** Starts a webhook sweep after the response, unless one of this instance is running. */
+  /** Starts a webhook sweep in the background, or, while one of this instance runs, one more after it. */
   sweepInBackground(): void;
-  /** Starts a sweep an action asked for, waits for a running sweep and closes the database connections. */
+  /** Starts a sweep an action asked for, waits for the sweeps running or asked for, and closes the database connections. */
   close(): Promise<void>;
 }
 
@@ -47,12 +47,23 @@ export function createApp(env: EnvReader): App {
   const db = dbFromEnv(env);
   const sweeper = createWebhookSweeper({ db, allowPrivateUrls: env("WEBHOOK_ALLOW_PRIVATE_URLS") === "true" });
   let sweeping: Promise<unknown> | null = null;
+  // Whether a sweep was asked for while one ran: what was queued after that one's claims waits for the next.
+  let again = false;
   function background(work: Promise<unknown>): void {
     keepAlive(work.catch((error) => console.error(JSON.stringify({ background_error: String(error) }))));
   }
   function sweepInBackground() {
-    if (sweeping) return;
-    sweeping = sweeper.sweep().finally(() => sweeping = null);
+    if (sweeping) {
+      again = true;
+      return;
+    }
+    sweeping = sweeper.sweep().finally(() => {
+      sweeping = null;
+      if (again) {
+        again = false;
+        sweepInBackground();
+      }
+    });
     background(sweeping);
   }
   const sweepSoon = coalesce(sweepInBackground, SWEEP_DELAY_MS);
@@ -71,7 +82,7 @@ export function createApp(env: EnvReader): App {
     sweepInBackground,
     close: async () => {
       sweepSoon.flush();
-      await sweeping?.catch(() => {});
+      while (sweeping) await sweeping.catch(() => {});
       await db.close();
     },
   };

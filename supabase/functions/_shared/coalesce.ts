@@ -24,8 +24,11 @@ export function coalesce(run: () => void, delayMs: number): Coalesced {
         start = () => {
           clearTimeout(timer);
           start = null;
-          run();
-          resolve();
+          try {
+            run();
+          } finally {
+            resolve();
+          }
         };
       });
     },
