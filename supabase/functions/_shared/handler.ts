@@ -273,8 +273,8 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
     // A preflight answer has no body, so no Content-Type.
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: { ...CORS_HEADERS, ...headers } });
     const path = new URL(req.url).pathname;
-    // The base path first: nearly every call is an action posted there, and matching the other routes first cost it
-    // about 2 µs (bench --action compare --before).
+    // The base path first: nearly every call is an action posted there (docs/operations.md, "A single create_purchase
+    // before and after").
     if (FUNCTION_PATH.test(path)) return await actionRoute(req, info, headers, null);
     if (SWEEP_PATH.test(path)) {
       if (req.method !== "POST") return methodNotAllowed(headers, "POST, OPTIONS");
