@@ -129,7 +129,7 @@ if (action === "create_purchase") {
 }
 await sql.end();
 
-const { process: server, api: url } = await startServer(database.url);
+const { process: server, url } = await startServer("./serve.ts", { DATABASE_URL: database.url });
 const headers = { "Content-Type": "application/json", "X-Api-Key": key.api_key as string };
 
 let requestNumber = 0;

@@ -3,18 +3,18 @@
 // (which goes first alternates by round, so drift and noise of these shared machines hit both):
 // - REV's tree is written to a temporary directory (`git archive`, no worktree) and its
 //   dependencies installed there from its own deno.lock (`deno install --frozen`);
-// - REV's own code migrates a second database on the same server (BEFORE_DB: REV's
+// - two fresh databases on the configured server: REV's own code migrates BEFORE_DB (REV's
 //   dev/database.ts, REV's migrations) and builds the compare bench's fixture in it (REV's
-//   projectFixture: today's admin_ops writes columns an older schema lacks); today's code builds
-//   the same fixture in the configured database, and the two are checked to have the same shape;
+//   projectFixture: today's admin_ops writes columns an older schema lacks); today's code migrates
+//   AFTER_DB and builds the same fixture there; the two are checked to have the same shape;
 // - sql: public.create_purchase with the same request (purchaseRequest), called by pgbench
 //   (prepared) in each database;
 // - http: the same request driven by wrk through REV's dev/serve.ts (run from the directory, on
-//   BEFORE_DB) and through today's, both with DATABASE_POOL_SIZE=--pool.
+//   BEFORE_DB) and through today's (on AFTER_DB), both with DATABASE_POOL_SIZE=--pool.
 // One JSON line per round and concurrency (--concurrency, then 1): each side's tps and requests/s,
-// the after / before ratios, pgbench's average latency, wrk's p50 and p99, and each server's CPU time per request (less
-// sensitive than throughput to what else the shared cores run). Both servers, the
-// database and the directory are removed at the end, also after an error.
+// the after / before ratios, pgbench's average latency, wrk's p50 and p99, and each server's CPU
+// time per request (less sensitive than throughput to what else the shared cores run). Both
+// servers, both databases and the directory are removed at the end, also after an error.
 import postgres from "postgres";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,16 +28,18 @@ import {
   projectFixture,
   purchaseRequest,
   ratio,
+  resetDatabase,
   run,
   sqlScript,
-  startServer,
-  withDatabase,
   wrk,
   type WrkResult,
 } from "./bench_compare.ts";
+import { startServer } from "./cluster.ts";
 import type { Database } from "./database.ts";
+import { migrate } from "./migrate.ts";
 
 export const BEFORE_DB = "openapi_operations_bench_before";
+const AFTER_DB = "openapi_operations_bench_after";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 // Run by `deno eval` in REV's directory, on DATABASE_URL: REV's migrations, then REV's fixture as a JSON line.
@@ -90,26 +92,28 @@ export async function benchBefore(database: Database, o: CompareOptions & { befo
     if (!(await has(tool))) throw new Error(`${tool} is not installed (apt-get install -y postgresql-client wrk)`);
   }
   const dir = await Deno.makeTempDir({ prefix: "openapi-operations-before-" });
-  const beforeUrl = withDatabase(database.url, BEFORE_DB);
   const env = { DATABASE_POOL_SIZE: String(o.poolSize) };
   const servers: { stop(): Promise<void> }[] = [];
   const scripts: string[] = [];
   try {
     const commit = await checkout(o.before, dir);
-    const admin = postgres(database.url, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`drop database if exists ${BEFORE_DB} with (force)`);
-    await admin.unsafe(`create database ${BEFORE_DB}`);
-    await admin.end();
+    const beforeUrl = await resetDatabase(database.url, BEFORE_DB, true);
     const out = await run(Deno.execPath(), ["eval", BEFORE_FIXTURE], { DATABASE_URL: beforeUrl }, dir);
     const line = out.split("\n").find((l) => l.startsWith("{"));
     if (!line) throw new Error(`${o.before}'s fixture printed no JSON line:\n${out}`);
     const beforeFixture: Fixture = JSON.parse(line);
-    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
-    const afterFixture = await projectFixture(sql);
-    await sql.end();
+    const afterUrl = await resetDatabase(database.url, AFTER_DB, true);
+    const sql = postgres(afterUrl, { max: 1, onnotice: () => {} });
+    let afterFixture: Fixture;
+    try {
+      await migrate(sql);
+      afterFixture = await projectFixture(sql);
+    } finally {
+      await sql.end();
+    }
     const [beforeShape, afterShape] = [
       await fixtureShape(beforeUrl, beforeFixture),
-      await fixtureShape(database.url, afterFixture),
+      await fixtureShape(afterUrl, afterFixture),
     ];
     if (beforeShape !== afterShape) throw new Error(`The fixtures differ: ${beforeShape} before, ${afterShape} after`);
 
@@ -130,7 +134,7 @@ export async function benchBefore(database: Database, o: CompareOptions & { befo
     };
     const sides = {
       before: await side(beforeUrl, beforeFixture, join(dir, "dev", "serve.ts"), dir),
-      after: await side(database.url, afterFixture, "./serve.ts"),
+      after: await side(afterUrl, afterFixture, "./serve.ts"),
     };
     type Name = keyof typeof sides;
     // Warm-up: plans, caches, connections.
@@ -177,11 +181,11 @@ export async function benchBefore(database: Database, o: CompareOptions & { befo
       }
     }
   } finally {
-    for (const server of servers) await server.stop();
-    for (const script of scripts) await Deno.remove(script);
-    const admin = postgres(database.url, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`drop database if exists ${BEFORE_DB} with (force)`);
-    await admin.end();
-    await Deno.remove(dir, { recursive: true });
+    await Promise.allSettled([...servers.map((server) => server.stop()), ...scripts.map((f) => Deno.remove(f))]);
+    await Promise.allSettled([
+      resetDatabase(database.url, BEFORE_DB, false),
+      resetDatabase(database.url, AFTER_DB, false),
+      Deno.remove(dir, { recursive: true }),
+    ]);
   }
 }

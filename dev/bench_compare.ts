@@ -18,7 +18,7 @@ import postgres from "postgres";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as ops from "./admin_ops.ts";
-import { freePort } from "./cluster.ts";
+import { startServer, withDatabase } from "./cluster.ts";
 import type { Database } from "./database.ts";
 import { hashApiKey } from "../supabase/functions/_shared/api_key.ts";
 import { rpcStatement } from "../supabase/functions/_shared/db_postgres.ts";
@@ -61,19 +61,21 @@ export async function has(cmd: string): Promise<boolean> {
   return (await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" }).output()).success;
 }
 
-export function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
+/** Drops the database `name` on url's server if it exists (`create`: and creates it empty); answers its URL. */
+export async function resetDatabase(url: string, name: string, create: boolean): Promise<string> {
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    if (create) await admin.unsafe(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return withDatabase(url, name);
 }
 
 // The reference schema and call (REFERENCE_DIR, or another folder with the same two files), in a database of their own.
 export async function loadReference(url: string, dir: string): Promise<{ url: string; script: string }> {
-  const admin = postgres(url, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`drop database if exists ${REFERENCE_DB} with (force)`);
-  await admin.unsafe(`create database ${REFERENCE_DB}`);
-  await admin.end();
-  const refUrl = withDatabase(url, REFERENCE_DB);
+  const refUrl = await resetDatabase(url, REFERENCE_DB, true);
   const ref = postgres(refUrl, { max: 1, onnotice: () => {} });
   await ref.unsafe(await Deno.readTextFile(join(dir, "reference_schema.sql")));
   await ref.end();
@@ -123,16 +125,23 @@ export function sqlCall(fn: string, keyHash: string, args: unknown): string {
   return `select public.${fn}('${keyHash}', '${JSON.stringify(args)}'::jsonb)`;
 }
 
-// A pgbench script of that call.
-export async function sqlScript(fn: string, keyHash: string, args: unknown): Promise<string> {
+/** A pgbench script file of `text`; the caller removes it. */
+export async function tempScript(text: string): Promise<string> {
   const file = await Deno.makeTempFile({ suffix: ".sql" });
-  await Deno.writeTextFile(file, `${sqlCall(fn, keyHash, args)};\n`);
+  await Deno.writeTextFile(file, text);
   return file;
+}
+
+// A pgbench script of that call.
+export function sqlScript(fn: string, keyHash: string, args: unknown): Promise<string> {
+  return tempScript(`${sqlCall(fn, keyHash, args)};\n`);
 }
 
 export interface PgbenchResult {
   tps: number;
   latency_ms: number;
+  /** Transactions that completed. */
+  transactions: number;
 }
 
 /** Runs pgbench with a script file (one transaction each) against url. */
@@ -160,8 +169,11 @@ export async function pgbench(url: string, script: string, clients: number, seco
   ], { PGPASSWORD: decodeURIComponent(u.password) });
   const tps = /tps = ([\d.]+)/.exec(out);
   const latency = /latency average = ([\d.]+) ms/.exec(out);
-  if (!tps || !latency || /failed: [1-9]/.test(out)) throw new Error(`pgbench output not understood:\n${out}`);
-  return { tps: Number(tps[1]), latency_ms: Number(latency[1]) };
+  const transactions = /number of transactions actually processed: (\d+)/.exec(out);
+  if (!tps || !latency || !transactions || /failed: [1-9]/.test(out)) {
+    throw new Error(`pgbench output not understood:\n${out}`);
+  }
+  return { tps: Number(tps[1]), latency_ms: Number(latency[1]), transactions: Number(transactions[1]) };
 }
 
 export interface WrkResult {
@@ -231,36 +243,6 @@ export async function processUsage(pid: number): Promise<{ cpu_s: number; rss_mb
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const ticks = Number(stat[11]) + Number(stat[12]);
   return { cpu_s: ticks / 100, rss_mb: Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024 };
-}
-
-// Starts a server script (serve.ts or the floor server of this directory, or an absolute path, run in cwd: another
-// checkout's serve.ts under its own deno.json) and waits until it listens.
-export async function startServer(script: string, env: Record<string, string>, cwd?: string) {
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", new URL(script, import.meta.url).pathname],
-    env: { ...env, PORT: String(port) },
-    cwd,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  for (let out = ""; !out.includes("listening");) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${script} exited before listening (exit code ${(await child.status).code})`);
-    out += value;
-  }
-  (async () => {
-    while (!(await reader.read()).done);
-  })();
-  return {
-    url: `http://127.0.0.1:${port}/functions/v1/openapi-operations`,
-    pid: child.pid,
-    stop: async () => {
-      child.kill("SIGINT");
-      await child.status;
-    },
-  };
 }
 
 export const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
@@ -360,9 +342,7 @@ export async function benchCompare(database: Database, o: CompareOptions): Promi
   } finally {
     await server.stop();
     await floor.stop();
-    const admin = postgres(database.url, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`drop database if exists ${REFERENCE_DB} with (force)`);
-    await admin.end();
+    await resetDatabase(database.url, REFERENCE_DB, false);
   }
 }
 

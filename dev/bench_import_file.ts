@@ -69,9 +69,9 @@ try {
   out.close();
   const fileBytes = (await Deno.stat(file)).size;
 
-  const started = await startServer(database.url);
+  const started = await startServer("./serve.ts", { DATABASE_URL: database.url });
   server = started.process;
-  const api = started.api;
+  const api = started.url;
 
   // One run of the import as a process; with `killAfter`, SIGKILL once that many rows are acknowledged.
   const run = async (label: string, killAfter: number | null) => {

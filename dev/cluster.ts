@@ -144,26 +144,43 @@ export async function startCluster(
   };
 }
 
+/** The URL of database `name` on the server of `url`. */
+export function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
 /**
- * `dev/serve.ts` as a process of its own on `databaseUrl` and a free port, for the benches: resolves once it
- * listens (its output drained from then on) with the process and the function's URL.
+ * A server script (`./serve.ts` or the floor server of this folder, or an absolute path: another checkout's serve.ts,
+ * run in `cwd` under its own deno.json) as a process of its own on a free port, for the benches: resolves once it
+ * listens (its output drained from then on) with the process, the function's URL and how to stop it.
  */
-export async function startServer(databaseUrl: string): Promise<{ process: Deno.ChildProcess; api: string }> {
+export async function startServer(script: string, env: Record<string, string>, cwd?: string) {
   const port = freePort();
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", new URL("./serve.ts", import.meta.url).pathname],
-    env: { DATABASE_URL: databaseUrl, PORT: String(port) },
+    args: ["run", "--allow-all", new URL(script, import.meta.url).pathname],
+    env: { ...env, PORT: String(port) },
+    cwd,
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
   const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
   for (let out = ""; !out.includes("listening");) {
     const { value, done } = await reader.read();
-    if (done) throw new Error(`dev/serve.ts exited before listening (exit code ${(await process.status).code})`);
+    if (done) throw new Error(`${script} exited before listening (exit code ${(await process.status).code})`);
     out += value;
   }
   (async () => {
     while (!(await reader.read()).done);
   })();
-  return { process, api: `http://127.0.0.1:${port}/functions/v1/openapi-operations` };
+  return {
+    process,
+    url: `http://127.0.0.1:${port}/functions/v1/openapi-operations`,
+    pid: process.pid,
+    stop: async () => {
+      process.kill("SIGINT");
+      await process.status;
+    },
+  };
 }

@@ -3,19 +3,13 @@
 // cluster is started and removed.
 import postgres from "postgres";
 import { join } from "node:path";
-import { startCluster } from "./cluster.ts";
+import { startCluster, withDatabase } from "./cluster.ts";
 
 /** A server to create throwaway databases on. */
 export interface ScratchServer {
   /** A new empty database on the server (on the embedded cluster, the first call gets `postgres`). */
   database(): Promise<{ url: string; drop(): Promise<void> }>;
   stop(): Promise<void>;
-}
-
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
 }
 
 /** Creates a database on the server at `serverUrl` and returns its URL and how to drop it. */
