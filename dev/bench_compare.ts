@@ -342,6 +342,7 @@ export async function benchCompare(database: Database, o: CompareOptions): Promi
   } finally {
     await server.stop();
     await floor.stop();
+    await Deno.remove(script);
     await resetDatabase(database.url, REFERENCE_DB, false);
   }
 }
