@@ -1,7 +1,8 @@
 // What a worker evaluates when it boots: index.ts imports app.ts, and everything app.ts imports
-// statically runs before the first request. postgres.js (only the DATABASE_URL path uses it) and
-// the 1.1 MB Redoc bundle (only the docs routes serve it) must be reached through `import()`
-// alone, so a hosted worker answering POSTs through PostgREST never evaluates them. Read from
+// statically runs before the first request. postgres.js (only the DATABASE_URL path uses it), the
+// 1.1 MB Redoc bundle (only the docs routes serve it) and the stripe package (only the Stripe route
+// uses it) must be reached through `import()` alone, so a hosted worker answering POSTs through
+// PostgREST never evaluates them. Read from
 // Deno's own module graph (`deno info --json`), with the function's import map.
 import assert from "node:assert/strict";
 
@@ -42,11 +43,11 @@ function reach(graph: Map<string, GraphModule>): { evaluated: Set<string>; dynam
   return { evaluated, dynamic };
 }
 
-Deno.test("a worker's boot evaluates neither postgres.js nor the Redoc bundle; both load on the paths that use them", async () => {
+Deno.test("a worker's boot evaluates none of postgres.js, the Redoc bundle and stripe; each loads on the path that uses it", async () => {
   const { evaluated, dynamic } = reach(await moduleGraph());
-  const lazy = [/\/db_postgres\.ts$/, /^npm:\/postgres@/, /\/redoc_standalone\.js$/];
+  const lazy = [/\/db_postgres\.ts$/, /^npm:\/postgres@/, /\/redoc_standalone\.js$/, /^npm:\/stripe@/];
   assert.ok(evaluated.has(new URL("../supabase/functions/_shared/db_supabase.ts", import.meta.url).href));
   assert.deepEqual([...evaluated].filter((s) => lazy.some((pattern) => pattern.test(s))), []);
   const loadedLater = [...dynamic].map((s) => s.replace(/^.*\/_shared\//, "")).sort();
-  assert.deepEqual(loadedLater, ["db_postgres.ts", "openapi/redoc_standalone.js"]);
+  assert.deepEqual(loadedLater, ["db_postgres.ts", "npm:stripe@23.2.0", "openapi/redoc_standalone.js"]);
 });

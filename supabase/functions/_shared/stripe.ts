@@ -2,7 +2,6 @@
 // sales from Stripe"): verifies the request's Stripe-Signature with the connection's signing secret
 // (the official `stripe` package, SubtleCrypto, 5 minutes of tolerance) and hands the event to
 // public.stripe_event, which processes it once in one transaction.
-import Stripe from "stripe";
 import type { ActionResult } from "./action.ts";
 import { type Db, rpcValue } from "./db.ts";
 import { compactJson, isRawJson, parseExact } from "./exact_json.ts";
@@ -13,8 +12,14 @@ export const STRIPE_TOLERANCE_SECONDS = 300;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
-const webhooks = Stripe.webhooks;
-const cryptoProvider = Stripe.createSubtleCryptoProvider();
+// The stripe package (hundreds of modules) loads with the first Stripe request, not when a worker boots
+// (tests/cold_start_test.ts).
+const loadVerifier = () =>
+  import("stripe").then(({ default: Stripe }) => ({
+    webhooks: Stripe.webhooks,
+    cryptoProvider: Stripe.createSubtleCryptoProvider(),
+  }));
+let verifier: ReturnType<typeof loadVerifier> | null = null;
 
 function notFound(): ApiError {
   return new ApiError(404, "connection_not_found", "Connection not found");
@@ -35,6 +40,7 @@ export async function stripeEvent(
   const { signing_secret: secret } = await rpcValue<{ signing_secret: string }>(db, "stripe_signing_secret", {
     connection_id: connectionId,
   });
+  const { webhooks, cryptoProvider } = await (verifier ??= loadVerifier());
   let text: string;
   try {
     text = UTF8.decode(bytes);
