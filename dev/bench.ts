@@ -19,7 +19,7 @@
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import * as ops from "./admin_ops.ts";
-import { benchCompare, benchScale, REFERENCE_DIR } from "./bench_compare.ts";
+import { benchCompare, benchScale, projectFixture, REFERENCE_DIR } from "./bench_compare.ts";
 import { benchBefore } from "./bench_before.ts";
 import { benchWebhooks } from "./bench_webhooks.ts";
 import { benchInstructions } from "./bench_instructions.ts";
@@ -82,55 +82,40 @@ if (action === "webhooks" || action === "compare" || action === "scale" || actio
   Deno.exit(0);
 }
 const sql = postgres(database.url, { max: 1, onnotice: () => {} });
-const [referrer, receiver] = [
-  await ops.createCompany(sql, { name: "Bench referrer" }),
-  await ops.createCompany(sql, { name: "Bench receiver" }),
-];
-const channel = await ops.createChannel(sql, {
-  title: "Bench",
-  creator: receiver.id as string,
-  referring: referrer.id as string,
-  receiving: receiver.id as string,
-});
-await ops.createStatus(sql, { channel: channel.id as string, name: "New" });
-await ops.createTrigger(sql, { channel: channel.id as string, on: "purchase", reward: "fixed", amount: "25" });
-await ops.createTrigger(sql, { channel: channel.id as string, on: "purchase", reward: "percentage", amount: "7.5" });
-const lead = await ops.createLead(sql, { channel: channel.id as string });
-const key = await ops.createKey(sql, { company: receiver.id as string });
+const { key, channelId, leadId } = await projectFixture(sql);
 
 // Scenario name → request body and whether each request carries a fresh Idempotency-Key.
 const scenarios: Record<string, { request: unknown; idempotent: boolean }> = {};
 if (action === "create_purchase") {
-  const request = { action, lead_id: lead.id, purchase_amount: "129.99" };
+  const request = { action, lead_id: leadId, purchase_amount: "129.99" };
   scenarios.create_purchase = { request, idempotent: false };
   scenarios["create_purchase with Idempotency-Key"] = { request, idempotent: true };
 } else {
-  const size = await ops.createProperty(sql, { channel: channel.id as string, name: "Size" });
-  const tier = await ops.createProperty(sql, { channel: channel.id as string, name: "Tier" });
+  const size = await ops.createProperty(sql, { channel: channelId, name: "Size" });
+  const tier = await ops.createProperty(sql, { channel: channelId, name: "Tier" });
   await sql`
     insert into public.leads (channels_id, created_at, email, first_name)
-    select ${channel.id as string}, now() - make_interval(secs => n), 'lead' || n || '@example.com', 'Lead ' || n
+    select ${channelId}, now() - make_interval(secs => n), 'lead' || n || '@example.com', 'Lead ' || n
     from generate_series(1, 99999) n`;
   await sql`
     insert into public.property_values (leads_id, property_definitions_id, value)
     select l.id, d.id, 'value' from public.leads l cross join (values (${size.id as string}::uuid), (${tier
     .id as string}::uuid)) d (id)
-    where l.channels_id = ${channel.id as string}`;
+    where l.channels_id = ${channelId}`;
   await sql`analyze public.leads, public.property_values`;
   const [deep] = await sql`
-    select internal.encode_cursor(created_at, id) as cursor from public.leads where channels_id = ${channel
-    .id as string}
+    select internal.encode_cursor(created_at, id) as cursor from public.leads where channels_id = ${channelId}
     order by created_at desc, id desc offset 99799 limit 1`;
-  scenarios["get_leads first page"] = { request: { action, channel_id: channel.id }, idempotent: false };
+  scenarios["get_leads first page"] = { request: { action, channel_id: channelId }, idempotent: false };
   scenarios["get_leads deep page"] = {
-    request: { action, channel_id: channel.id, cursor: deep.cursor },
+    request: { action, channel_id: channelId, cursor: deep.cursor },
     idempotent: false,
   };
 }
 await sql.end();
 
 const { process: server, url } = await startServer("./serve.ts", { DATABASE_URL: database.url });
-const headers = { "Content-Type": "application/json", "X-Api-Key": key.api_key as string };
+const headers = { "Content-Type": "application/json", "X-Api-Key": key };
 
 let requestNumber = 0;
 async function load(

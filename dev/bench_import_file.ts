@@ -1,13 +1,13 @@
 // `deno task bench:import-file [--rows 1000000] [--batch 1000] [--leads 1000] [--kill-at 0.5]`: `deno task import`
 // of a generated CSV file, end to end. On the configured database (DATABASE_URL, else the embedded one under
-// DATA_DIR) it builds a channel with a fixed and a percentage purchase trigger and `leads` leads, writes a file of
-// `rows` purchases (each with its own external_id), serves the function (dev/serve.ts) and runs the import as a
-// process, sampling its resident memory (/proc/<pid>/status VmHWM, the peak). With --kill-at F (0 < F < 1) the
+// DATA_DIR) it builds the compare bench's channel (projectFixture: a fixed and a percentage purchase trigger) and
+// `leads` leads, writes a file of `rows` purchases (each with its own external_id), serves the function
+// (dev/serve.ts) and runs the import as a process, sampling its resident memory (/proc/<pid>/status VmHWM, the peak). With --kill-at F (0 < F < 1) the
 // first run is killed (SIGKILL) once F of the rows are acknowledged, and the command is run again to resume.
 // Prints one JSON line per run and one with the purchases the database holds for the file: every external_id once.
 import { parseArgs } from "node:util";
 import postgres from "postgres";
-import * as ops from "./admin_ops.ts";
+import { projectFixture } from "./bench_compare.ts";
 import { startServer } from "./cluster.ts";
 import { openDatabase } from "./database.ts";
 import { pathsOf } from "./import.ts";
@@ -33,24 +33,11 @@ const sql = postgres(database.url, { max: 1, onnotice: () => {} });
 const dir = await Deno.makeTempDir({ prefix: "bench-import-file-" });
 let server: Deno.ChildProcess | null = null;
 try {
-  const [referrer, receiver] = [
-    await ops.createCompany(sql, { name: "Bench referrer" }),
-    await ops.createCompany(sql, { name: "Bench receiver" }),
-  ];
-  const channel = await ops.createChannel(sql, {
-    title: "Bench import file",
-    creator: receiver.id as string,
-    referring: referrer.id as string,
-    receiving: receiver.id as string,
-  });
-  const channelId = channel.id as string;
-  await ops.createTrigger(sql, { channel: channelId, on: "purchase", reward: "fixed", amount: "25" });
-  await ops.createTrigger(sql, { channel: channelId, on: "purchase", reward: "percentage", amount: "7.5" });
+  const { key, channelId } = await projectFixture(sql);
   const leadIds = (await sql`
     insert into public.leads (channels_id, email)
     select ${channelId}, 'lead' || n || '@example.com' from generate_series(1, ${leads}) n
     returning id`).map((row) => row.id as string);
-  const key = (await ops.createKey(sql, { company: receiver.id as string })).api_key as string;
 
   // The file, written in chunks: external_id, lead_id, purchase_amount (exact decimals), date, description.
   const file = `${dir}/sales.csv`;
