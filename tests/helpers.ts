@@ -355,3 +355,47 @@ export async function sendStripe(
   const body = await res.text();
   return { status: res.status, headers: res.headers, body: body ? JSON.parse(body) : null, text: body };
 }
+
+/** A request a webhook receiver got. */
+export interface Received {
+  path: string;
+  body: string;
+  headers: Headers;
+}
+
+/**
+ * A webhook receiver on 127.0.0.1 whose paths behave differently: /fail answers 500, /flaky fails twice then 200,
+ * /redirect answers 302, /hang never answers (until close or the caller gives up), anything else (/ok) 204.
+ */
+export function receiver() {
+  const received: Received[] = [];
+  let flaky = 0;
+  const hanging: (() => void)[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const path = new URL(req.url).pathname;
+    received.push({ path, body: await req.text(), headers: req.headers });
+    if (path === "/fail") return new Response(null, { status: 500 });
+    if (path === "/flaky") return new Response(null, { status: ++flaky <= 2 ? 500 : 200 });
+    if (path === "/redirect") return Response.redirect("http://127.0.0.1:1/elsewhere", 302);
+    if (path === "/hang") {
+      await new Promise<void>((resolve) => hanging.push(resolve));
+      return new Response(null, { status: 200 });
+    }
+    return new Response(null, { status: 204 });
+  });
+  return {
+    base: `http://127.0.0.1:${server.addr.port}`,
+    received,
+    close: async () => {
+      hanging.forEach((release) => release());
+      await server.shutdown();
+    },
+  };
+}
+
+/** The object keys of a JSON text, in the order they are written (nested ones included). */
+export function keySequence(text: string): string[] {
+  return [...text.matchAll(/"(?:[^"\\]|\\.)*"(\s*:)?/g)].filter((m) => m[1]).map((m) =>
+    JSON.parse(m[0].replace(/\s*:$/, ""))
+  );
+}

@@ -3,47 +3,10 @@
 // database and sweeper to a receiver on 127.0.0.1, checked against the actions' own answers.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { act, ops, type TestEnv, testEnv, world } from "./helpers.ts";
+import { act, keySequence, ops, receiver, type TestEnv, testEnv, world } from "./helpers.ts";
 import { verifyWebhook } from "../examples/verify_webhook.ts";
 import { createHandler } from "../supabase/functions/_shared/handler.ts";
 import { createWebhookSweeper, type SweeperOptions } from "../supabase/functions/_shared/webhooks.ts";
-
-interface Received {
-  path: string;
-  body: string;
-  headers: Headers;
-}
-
-// /ok answers 204, /fail 500, /hang never (until the caller gives up).
-function receiver() {
-  const received: Received[] = [];
-  const hanging: (() => void)[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    const path = new URL(req.url).pathname;
-    received.push({ path, body: await req.text(), headers: req.headers });
-    if (path === "/fail") return new Response(null, { status: 500 });
-    if (path === "/hang") {
-      await new Promise<void>((resolve) => hanging.push(resolve));
-      return new Response(null, { status: 200 });
-    }
-    return new Response(null, { status: 204 });
-  });
-  return {
-    base: `http://127.0.0.1:${server.addr.port}`,
-    received,
-    close: async () => {
-      hanging.forEach((release) => release());
-      await server.shutdown();
-    },
-  };
-}
-
-// The object keys of a JSON text, in the order they are written (nested ones included).
-function keySequence(text: string): string[] {
-  return [...text.matchAll(/"(?:[^"\\]|\\.)*"(\s*:)?/g)].filter((m) => m[1]).map((m) =>
-    JSON.parse(m[0].replace(/\s*:$/, ""))
-  );
-}
 
 // A world whose channel has a fixed 100 and a 10 % purchase trigger, and webhook_money set
 // through the admin operation (null: none).

@@ -1,45 +1,11 @@
 // Webhook delivery against a real HTTP receiver on 127.0.0.1.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { act, LEAD_KEYS, ops, type TestEnv, testEnv, world } from "./helpers.ts";
+import { act, keySequence, LEAD_KEYS, ops, receiver, type TestEnv, testEnv, world } from "./helpers.ts";
 import { verifyWebhook } from "../examples/verify_webhook.ts";
 import { createHandler } from "../supabase/functions/_shared/handler.ts";
 import { createWebhookSweeper, type SweeperOptions } from "../supabase/functions/_shared/webhooks.ts";
 import { DnsError, type Resolver, webhookUrlRefusal } from "../supabase/functions/_shared/webhook_url.ts";
-
-interface Received {
-  path: string;
-  body: string;
-  headers: Headers;
-}
-
-// A receiver whose paths behave differently: /ok answers 204, /flaky fails twice then 200,
-// /hang never answers (until the caller gives up), /redirect answers 302.
-function receiver() {
-  const received: Received[] = [];
-  let flaky = 0;
-  const hanging: (() => void)[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    const path = new URL(req.url).pathname;
-    received.push({ path, body: await req.text(), headers: req.headers });
-    if (path === "/flaky") return new Response(null, { status: ++flaky <= 2 ? 500 : 200 });
-    if (path === "/redirect") return Response.redirect("http://127.0.0.1:1/elsewhere", 302);
-    if (path === "/hang") {
-      await new Promise<void>((resolve) => hanging.push(resolve));
-      return new Response(null, { status: 200 });
-    }
-    return new Response(null, { status: 204 });
-  });
-  const base = `http://127.0.0.1:${server.addr.port}`;
-  return {
-    base,
-    received,
-    close: async () => {
-      hanging.forEach((release) => release());
-      await server.shutdown();
-    },
-  };
-}
 
 async function hookedWorld(env: TestEnv, newLead: string | null, statusUpdate: string | null) {
   const w = await world(env.sql);
@@ -61,13 +27,6 @@ async function deliveries(sql: postgres.Sql, channelId: string) {
 async function dueFirst(sql: postgres.Sql, channelId: string) {
   await sql`update public.webhook_deliveries set next_attempt_at = now() - interval '1 hour'
     where channels_id = ${channelId} and status = 'pending'`;
-}
-
-// The object keys of a JSON text, in the order they are written (nested ones included).
-function keySequence(text: string): string[] {
-  return [...text.matchAll(/"(?:[^"\\]|\\.)*"(\s*:)?/g)].filter((m) => m[1]).map((m) =>
-    JSON.parse(m[0].replace(/\s*:$/, ""))
-  );
 }
 
 // A fetch that must never be called: traffic to a public address is never sent from tests.
