@@ -77,7 +77,14 @@ Deno.test("Supabase security model", async (t) => {
       assert.ok(functions.some((f) => f.name === "create_purchase"));
       // The rules the planner inlines (LANGUAGE sql, no SET clause, which would stop the inlining;
       // docs/operations.md, "Changing the database"): internal, not security definer, and only these.
-      const inlined = ["accessible_channels", "iso_time", "may_record_purchases", "reward_amount", "reward_status"];
+      const inlined = [
+        "accessible_channels",
+        "iso_time",
+        "may_record_purchases",
+        "refund_json",
+        "reward_amount",
+        "reward_status",
+      ];
       assert.deepEqual(
         functions.filter((f) => f.config === null).map((f) => `${f.schema}.${f.name}`),
         inlined.map((name) => `internal.${name}`),

@@ -19,6 +19,23 @@ create index refunds_companies_id_idx on public.refunds (companies_id);
 alter table public.refunds enable row level security;
 revoke all on public.refunds from anon, authenticated;
 
+-- internal.refund_json(refund): the Refund object, as refund_purchase answers it and refund.created
+-- carries it: "external_id" when the refund has one. Inlinable (see internal.reward_status).
+create function internal.refund_json(refund public.refunds)
+returns json
+language sql
+stable
+as $$
+  select case when refund.external_id is null
+    then pg_catalog.json_build_object('id', refund.id, 'created_at', internal.iso_time(refund.created_at),
+      'purchases_id', refund.purchases_id, 'amount', refund.amount, 'reason', refund.reason)
+    else pg_catalog.json_build_object('id', refund.id, 'created_at', internal.iso_time(refund.created_at),
+      'purchases_id', refund.purchases_id, 'amount', refund.amount, 'reason', refund.reason,
+      'external_id', refund.external_id)
+  end
+$$;
+revoke execute on function internal.refund_json(public.refunds) from public;
+
 -- A reversal names the refund that wrote it.
 alter table public.reward_events add constraint reward_events_refunds_id_fkey foreign key (refunds_id)
   references public.refunds (id);
@@ -114,13 +131,7 @@ begin
   where v.id = any (v_reversal_ids);
 
   return json_build_object(
-    'refund', case when v_refund.external_id is null
-      then json_build_object('id', v_refund.id, 'created_at', internal.iso_time(v_refund.created_at),
-        'purchases_id', v_refund.purchases_id, 'amount', v_refund.amount, 'reason', v_refund.reason)
-      else json_build_object('id', v_refund.id, 'created_at', internal.iso_time(v_refund.created_at),
-        'purchases_id', v_refund.purchases_id, 'amount', v_refund.amount, 'reason', v_refund.reason,
-        'external_id', v_refund.external_id)
-      end,
+    'refund', internal.refund_json(v_refund),
     'reward_events', v_rewards
   );
 end;

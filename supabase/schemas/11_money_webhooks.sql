@@ -189,12 +189,7 @@ begin
     return null;
   end if;
   perform internal.queue_money_webhook(v_channel.id, v_channel.webhook_money, 'refund.created', json_build_object(
-    'refund', case when new.external_id is null
-      then json_build_object('id', new.id, 'created_at', internal.iso_time(new.created_at),
-        'purchases_id', new.purchases_id, 'amount', new.amount, 'reason', new.reason)
-      else json_build_object('id', new.id, 'created_at', internal.iso_time(new.created_at),
-        'purchases_id', new.purchases_id, 'amount', new.amount, 'reason', new.reason, 'external_id', new.external_id)
-      end,
+    'refund', internal.refund_json(new),
     'reward_events', (
       select coalesce(json_agg(v.detail order by v.reward_type, v.reward_triggers_id), '[]'::json)
       from internal.reward_event_status v
