@@ -37,6 +37,9 @@ Deno.test({
           internal.may_record_purchases('any', null, null), internal.reward_amount('fixed', 1, 2, 2)`);
         assert.match(scalars, /to_char\(timezone\('UTC'::text, now\(\)\)/);
         assert.doesNotMatch(scalars, /iso_time|reward_status|may_record_purchases|reward_amount/);
+        const refund = await plan(`select internal.refund_json(r) from public.refunds r`);
+        assert.match(refund, /CASE WHEN \(external_id IS NULL\) THEN json_build_object\('id', id/);
+        assert.doesNotMatch(refund, /refund_json/);
         const channels = await plan(`select c.id from internal.accessible_channels('${id}') c`);
         assert.match(channels, /on public\.channels c/);
         assert.doesNotMatch(channels, /Function Scan/);
