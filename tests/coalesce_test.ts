@@ -33,3 +33,20 @@ Deno.test("coalesce: flush starts a waiting run at once (its timer cleared), and
   soon.flush();
   assert.equal(runs, 2);
 });
+
+Deno.test("coalesce: a run that throws still settles its request and leaves the next one free", async () => {
+  let runs = 0;
+  const soon = coalesce(() => {
+    runs++;
+    throw new Error("sweep failed to start");
+  }, 60_000);
+  const waiting = soon.request();
+  assert.throws(() => soon.flush(), { message: "sweep failed to start" });
+  await waiting;
+  assert.equal(runs, 1);
+  const next = soon.request();
+  assert.ok(next instanceof Promise, "the failed run does not leave a request pending forever");
+  assert.throws(() => soon.flush(), { message: "sweep failed to start" });
+  await next;
+  assert.equal(runs, 2);
+});
