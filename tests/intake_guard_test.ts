@@ -163,6 +163,12 @@ Deno.test("intake guard: counting by the unspecified connection address 0.0.0.0 
   const handler = createHandler({ db: env.db, logWarning: (event) => warnings.push(event) });
   try {
     const channelId = await openChannel(env, 5);
+    // Only the intake counts a client: any other action from that address neither works it out nor warns.
+    const w = await world(env.sql);
+    const unspecified = { remoteAddr: { hostname: "0.0.0.0" } };
+    const other = await call((req) => handler(req, unspecified), { action: "get_channels" }, { key: w.receiving.key });
+    assert.equal(other.status, 200);
+    assert.deepEqual(warnings, [], "get_channels counts no client");
     await assertAdmitted(env, await intake(handler, channelId, "198.51.100.3", "0.0.0.0"), channelId);
     assert.deepEqual(warnings, [], "an X-Forwarded-For entry counted: no fallback");
     await assertAdmitted(env, await intake(handler, channelId, null, "0.0.0.0"), channelId);

@@ -4,13 +4,13 @@ import { compactJson } from "./exact_json.ts";
 import type { Idempotency } from "./idempotency.ts";
 import type { JsonSchema } from "./validation.ts";
 
-/** What an action's run receives: the database, the caller's key hash (auth actions), the validated body, when an Idempotency-Key was sent, the key and fingerprint, and the client's address (see client_address.ts). */
+/** What an action's run receives: the database, the caller's key hash (auth actions), the validated body, when an Idempotency-Key was sent, the key and fingerprint, and the client's address as the intake limit counts it (client_address.ts), worked out only when an action asks (lead_external). */
 export interface ActionContext {
   db: Db;
   keyHash: string | null;
   args: Record<string, unknown>;
   idempotency: Idempotency | null;
-  client: string | null;
+  client: () => string;
 }
 
 /** What an action answers: the body as JSON text, and whether it is a stored response replayed for an Idempotency-Key. */

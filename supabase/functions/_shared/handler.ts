@@ -230,7 +230,7 @@ export function createHandler(deps: HandlerDeps): (req: Request, info?: Connecti
     const idempotency = idempotencyKey
       ? { key: idempotencyKey, fingerprint: fingerprint(fromPath ?? (body.action as string), args) }
       : null;
-    const client = countedClient(req.headers.get("x-forwarded-for"), info?.remoteAddr?.hostname ?? null);
+    const client = () => countedClient(req.headers.get("x-forwarded-for"), info?.remoteAddr?.hostname ?? null);
     const result = await action.run({ db: deps.db, keyHash, args, idempotency, client });
     if (action.queuesWebhooks && !result.replayed) deps.onWebhooksQueued?.();
     return result;

@@ -32,6 +32,6 @@ export const lead_external: Action = {
     },
   },
   async run({ db, args, client }) {
-    return { body: compactJson(await db.rpc("lead_external", { args, client })), replayed: false };
+    return { body: compactJson(await db.rpc("lead_external", { args, client: client() })), replayed: false };
   },
 };
